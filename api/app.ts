@@ -1,0 +1,45 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import { bodyLimit } from 'hono/body-limit';
+import { authRoutes } from './auth.js';
+import type { ApiDeps, AppEnv } from './deps.js';
+import { eventRoutes } from './events.js';
+import { healthRoutes } from './health.js';
+import { ProblemError, problemResponse, toProblem } from './problem.js';
+
+/** Every router of the API; the authorization matrix test walks the same list. */
+export const routers = [healthRoutes, authRoutes, eventRoutes];
+
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use(
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw new ProblemError(413, 'payload-too-large', 'the request body is larger than 1 MiB');
+      },
+    }),
+  );
+  for (const router of routers) app.route('/', router(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'aTES',
+      version: '1.0.0',
+      description: 'Issue lifecycles as statecharts and a per-day billing cycle, run as durable Temporal workflows.',
+    },
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'aTES API' }));
+
+  app.notFound((c) => problemResponse(c, new ProblemError(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    const problem = toProblem(error);
+    if (problem) return problemResponse(c, problem);
+    deps.log.error(`${c.req.method} ${c.req.path} failed`, error);
+    return problemResponse(c, new ProblemError(500, 'internal', 'an unexpected error occurred; it has been logged'));
+  });
+  return app;
+}

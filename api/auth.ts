@@ -1,0 +1,219 @@
+// Auth context: login, the caller, and user management (admin). Users are never deleted.
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, asc, eq, gt, or } from 'drizzle-orm';
+import { roles, users, userStatuses } from '../db/schema/auth.js';
+import { createUser, EmailTakenError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
+import { verifyPassword } from '../lib/password.js';
+import {
+  authResponses,
+  createRouter,
+  cursor,
+  IdempotencyHeaders,
+  idempotent,
+  IdParam,
+  jsonBody,
+  jsonContent,
+  page,
+  PageQuery,
+  validationResponses,
+} from './common.js';
+import type { ApiDeps } from './deps.js';
+import { ProblemError, problemContent, problems } from './problem.js';
+import { authenticate, issueToken, requireRole } from './security.js';
+
+const Email = z.email().max(254).openapi({ example: 'popug@ates.local' });
+const Name = z.string().trim().min(1).max(200);
+const Role = z.enum(roles);
+
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    email: z.string(),
+    role: Role,
+    status: z.enum(userStatuses),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('User');
+
+export const userJson = (user: PublicUser) => ({
+  ...user,
+  createdAt: user.createdAt.toISOString(),
+  updatedAt: user.updatedAt.toISOString(),
+});
+
+const LoginBody = z.object({ email: Email, password: z.string().min(1).max(200) }).strict().openapi('LoginRequest');
+const LoginResponse = z.object({ token: z.string(), user: UserSchema }).openapi('LoginResponse');
+const CreateUserBody = z
+  .object({ name: Name, email: Email, role: Role, password: z.string().min(8).max(200) })
+  .strict()
+  .openapi('CreateUserRequest');
+const PatchUserBody = z
+  .object({ name: Name.optional(), role: Role.optional(), status: z.enum(userStatuses).optional() })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, 'name at least one of name, role, status')
+  .openapi('PatchUserRequest');
+const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
+const UserCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+const bearer = [{ bearer: [] }];
+
+export function authRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  const { db } = deps.database;
+  const signedIn = [authenticate(deps)];
+  const adminOnly = [authenticate(deps), requireRole('admin')];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/login',
+      tags: ['auth'],
+      summary: 'Log in with e-mail and password',
+      request: { body: jsonBody(LoginBody) },
+      responses: {
+        200: jsonContent(LoginResponse, 'A bearer token and the user'),
+        401: problemContent('Wrong e-mail or password, or a deactivated user'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { email, password } = c.req.valid('json');
+      const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
+      // Same answer for an unknown e-mail and a wrong password: no account probing.
+      if (!user || !(await verifyPassword(password, user.passwordHash))) {
+        throw problems.unauthorized('wrong e-mail or password');
+      }
+      if (user.status !== 'active') throw problems.unauthorized('the user is deactivated');
+      const publicUser = toPublicUser(user);
+      return c.json({ token: await issueToken(deps, publicUser), user: userJson(publicUser) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/me',
+      tags: ['auth'],
+      summary: 'The caller',
+      security: bearer,
+      middleware: signedIn,
+      responses: { 200: jsonContent(UserSchema, 'The caller'), 401: authResponses[401] },
+    }),
+    (c) => c.json(userJson(c.get('user')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/users',
+      tags: ['users'],
+      summary: 'Create a user',
+      security: bearer,
+      middleware: adminOnly,
+      request: { headers: IdempotencyHeaders, body: jsonBody(CreateUserBody) },
+      responses: {
+        201: jsonContent(UserSchema, 'The new user'),
+        200: jsonContent(UserSchema, 'The user created by the first request with this Idempotency-Key'),
+        ...authResponses,
+        409: problemContent('The e-mail is taken'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const { status, body: user } = await idempotent(c, deps, 'POST /users', async () => {
+        try {
+          return { status: 201, body: userJson(await createUser(db, body)) };
+        } catch (error) {
+          if (error instanceof EmailTakenError) throw problems.conflict(error.message, 'email-taken');
+          throw error;
+        }
+      });
+      return c.json(user, status);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/users',
+      tags: ['users'],
+      summary: 'List users, oldest first',
+      security: bearer,
+      middleware: adminOnly,
+      request: { query: UsersQuery },
+      responses: { 200: jsonContent(page(UserSchema), 'A page of users'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => {
+      const { after, limit, role, status } = c.req.valid('query');
+      const from = cursor.decode(after, UserCursor);
+      const rows = await db
+        .select()
+        .from(users)
+        .where(
+          and(
+            role && eq(users.role, role),
+            status && eq(users.status, status),
+            from &&
+              or(
+                gt(users.createdAt, new Date(from.createdAt)),
+                and(eq(users.createdAt, new Date(from.createdAt)), gt(users.id, from.id)),
+              ),
+          ),
+        )
+        .orderBy(asc(users.createdAt), asc(users.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit).map((row) => userJson(toPublicUser(row)));
+      const last = items.at(-1);
+      const nextCursor = rows.length > limit && last ? cursor.encode({ createdAt: last.createdAt, id: last.id }) : null;
+      return c.json({ items, nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/users/{id}',
+      tags: ['users'],
+      summary: 'Change a user’s name, role or status (deactivate instead of deleting)',
+      security: bearer,
+      middleware: adminOnly,
+      request: { params: IdParam, body: jsonBody(PatchUserBody) },
+      responses: {
+        200: jsonContent(UserSchema, 'The changed user'),
+        ...authResponses,
+        404: problemContent('No such user'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const changes = c.req.valid('json');
+      if (id === c.get('user').id && (changes.status === 'deactivated' || (changes.role && changes.role !== 'admin'))) {
+        throw problems.conflict('an admin cannot deactivate or demote themselves', 'self-lockout');
+      }
+      const user = await updateUser(db, id, changes);
+      if (!user) throw problems.notFound(`user ${id}`);
+      return c.json(userJson(user), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/users/{id}',
+      tags: ['users'],
+      summary: 'Users are never deleted: deactivate them with PATCH',
+      responses: { 405: problemContent('Always: PATCH status to "deactivated" instead') },
+    }),
+    () => {
+      throw new ProblemError(405, 'method-not-allowed', 'users are never deleted; PATCH status "deactivated" instead', undefined, {
+        Allow: 'PATCH',
+      });
+    },
+  );
+
+  return app;
+}

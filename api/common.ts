@@ -1,0 +1,103 @@
+// Pieces every router uses: id params, cursor paging, idempotent POSTs, JSON bodies.
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { idempotencyKeys } from '../db/schema/platform.js';
+import type { ApiDeps, AppEnv } from './deps.js';
+import { problemContent, problems, validationProblem } from './problem.js';
+
+export const IdParam = z.object({
+  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '0b6f1c1e-8d7e-4c1a-9a53-4c2f1a7e2b10' }),
+});
+
+export const PageQuery = z.object({
+  after: z.string().max(200).optional().openapi({ description: 'Cursor from the previous page (`nextCursor`).' }),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+/** Opaque cursors: base64url of JSON, decoded with a schema so a forged cursor is a 422, not a 500. */
+export const cursor = {
+  encode: (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url'),
+  decode<T extends z.ZodType>(raw: string | undefined, schema: T): z.infer<T> | undefined {
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = schema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // fall through to the problem below
+    }
+    throw problems.invalid('query.after', 'not a cursor this API returned');
+  },
+};
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const authResponses = {
+  401: problemContent('No token, or an invalid, expired or deactivated one.'),
+  403: problemContent('The caller lacks the role this needs.'),
+};
+export const validationResponses = { 422: problemContent('The request does not match the schema; `errors` names each field.') };
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: 'A retry with the same key answers with the first result and creates nothing new.' }),
+});
+
+/**
+ * Runs `create` once per (caller, route, Idempotency-Key); a retry gets the stored first answer.
+ * Without a key it simply runs.
+ */
+export async function idempotent<T>(
+  c: Context<AppEnv>,
+  deps: ApiDeps,
+  route: string,
+  create: () => Promise<{ status: 200 | 201; body: T }>,
+): Promise<{ status: 200 | 201; body: T }> {
+  const key = c.req.header('Idempotency-Key');
+  if (!key) return create();
+  if (key.length > 200) throw problems.invalid('header.idempotency-key', 'at most 200 characters');
+  const scope = `${c.get('user').id}:${route}`;
+  const { db } = deps.database;
+  const find = async () => {
+    const [row] = await db
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+    return row && { status: row.status as 200 | 201, body: row.body as T };
+  };
+  const first = await find();
+  if (first) return first;
+  const result = await create();
+  const [stored] = await db
+    .insert(idempotencyKeys)
+    .values({ scope, key, status: result.status, body: result.body as object })
+    .onConflictDoNothing()
+    .returning();
+  // A concurrent retry stored its answer first: both callers get that one.
+  return stored ? result : ((await find()) ?? result);
+}
+
+const requestPart: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', form: 'body' };
+
+/** A router whose schema failures become 422 problem+json naming each field. */
+export const createRouter = () =>
+  new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(requestPart[result.target] ?? result.target, result.error);
+    },
+  });

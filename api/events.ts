@@ -1,0 +1,71 @@
+// The domain event log, as a feed outside consumers page through (admin).
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { domainEvents } from '../db/schema/platform.js';
+import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
+import type { ApiDeps } from './deps.js';
+import { authenticate, requireRole } from './security.js';
+
+export const DomainEventSchema = z
+  .object({
+    seq: z.number().int().openapi({ description: 'Position in the log; pass the last one seen as `after`.' }),
+    id: z.uuid(),
+    name: z.string().openapi({ example: 'task.assigned' }),
+    version: z.number().int(),
+    occurredAt: z.iso.datetime(),
+    producer: z.string(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi('DomainEvent');
+
+const EventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0).openapi({ description: 'Return events after this `seq`.' }),
+  name: z.string().max(100).optional().openapi({ example: 'user.created' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function eventRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/events',
+      tags: ['events'],
+      summary: 'The domain event log in order',
+      security: [{ bearer: [] }],
+      middleware: [authenticate(deps), requireRole('admin')],
+      request: { query: EventsQuery },
+      responses: {
+        200: jsonContent(
+          z.object({ items: z.array(DomainEventSchema), nextCursor: z.number().int().nullable() }),
+          'Events after the cursor; `nextCursor` is null when there is nothing newer yet',
+        ),
+        ...authResponses,
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { after, name, limit } = c.req.valid('query');
+      const rows = await deps.database.db
+        .select()
+        .from(domainEvents)
+        .where(
+          and(
+            gt(domainEvents.seq, after),
+            name ? eq(domainEvents.name, name) : undefined,
+            // Hide events of transactions that may still be in flight, so no later page skips one.
+            sql`${domainEvents.txId} < pg_snapshot_xmin(pg_current_snapshot())`,
+          ),
+        )
+        .orderBy(asc(domainEvents.seq))
+        .limit(limit);
+      const items = rows.map(({ txId: _, occurredAt, data, ...event }) => ({
+        ...event,
+        occurredAt: occurredAt.toISOString(),
+        data: data as Record<string, unknown>,
+      }));
+      return c.json({ items, nextCursor: items.at(-1)?.seq ?? null }, 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,102 @@
+// RFC 9457 problem details: every error the API answers has this shape.
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: 'https://ates.dev/problems/validation' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: 'One entry per offending field, as a JSON path into the request.' }),
+  })
+  .openapi('Problem');
+export type Problem = z.infer<typeof ProblemSchema>;
+
+const titles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Thrown anywhere in a handler; answered as problem+json by the app's error handler. */
+export class ProblemError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly type: string,
+    detail: string,
+    readonly errors?: Problem['errors'],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail);
+  }
+}
+
+export const problems = {
+  badRequest: (detail: string, field?: string) =>
+    new ProblemError(400, 'bad-request', detail, field ? [{ field, message: detail }] : undefined),
+  unauthorized: (detail = 'a valid bearer token is required') =>
+    new ProblemError(401, 'unauthorized', detail, undefined, { 'WWW-Authenticate': 'Bearer' }),
+  forbidden: (detail: string) => new ProblemError(403, 'forbidden', detail),
+  notFound: (what: string) => new ProblemError(404, 'not-found', `${what} not found`),
+  conflict: (detail: string, type = 'conflict') => new ProblemError(409, type, detail),
+  invalid: (field: string, message: string) =>
+    new ProblemError(422, 'validation', `${field}: ${message}`, [{ field, message }]),
+};
+
+export function problemResponse(c: Context, problem: ProblemError): Response {
+  const body: Problem = {
+    type: `https://ates.dev/problems/${problem.type}`,
+    title: titles[problem.status] ?? 'Error',
+    status: problem.status,
+    detail: problem.message,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+  return c.body(JSON.stringify(body), problem.status, {
+    'Content-Type': 'application/problem+json',
+    ...problem.headers,
+  });
+}
+
+/** Where the request went wrong, as a dotted path prefixed by the part of the request. */
+export function validationProblem(where: string, error: z.ZodError): ProblemError {
+  const errors = error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    // An unknown key is reported on the object; name the key itself.
+    if (issue.code === 'unrecognized_keys') path.push(...issue.keys);
+    return { field: [where, ...path].join('.'), message: issue.message };
+  });
+  const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  return new ProblemError(422, 'validation', detail, errors);
+}
+
+export function toProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    const detail = error.message || titles[status] || 'request refused';
+    const type = status === 400 && /json/i.test(detail) ? 'malformed-json' : 'http';
+    return new ProblemError(status, type, detail);
+  }
+  return undefined;
+}
+
+/** A documented problem response for route definitions. */
+export const problemContent = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+});

@@ -1,0 +1,41 @@
+// Bearer-token authentication and role checks, as route middleware.
+import { eq } from 'drizzle-orm';
+import { createMiddleware } from 'hono/factory';
+import { sign, verify } from 'hono/jwt';
+import { users, type Role } from '../db/schema/auth.js';
+import { toPublicUser, type PublicUser } from '../db/users.js';
+import type { ApiDeps, AppEnv } from './deps.js';
+import { problems } from './problem.js';
+
+export async function issueToken(deps: ApiDeps, user: PublicUser): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return sign({ sub: user.id, role: user.role, iat: now, exp: now + deps.config.jwt.ttlSeconds }, deps.jwtSecret, 'HS256');
+}
+
+/** Verifies the token and re-reads the user, so a deactivated user's old tokens stop working at once. */
+export function authenticate(deps: ApiDeps) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const header = c.req.header('Authorization') ?? '';
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+    if (!match?.[1]) throw problems.unauthorized();
+    let subject: unknown;
+    try {
+      subject = (await verify(match[1], deps.jwtSecret, 'HS256')).sub;
+    } catch {
+      throw problems.unauthorized('the bearer token is invalid or expired');
+    }
+    if (typeof subject !== 'string' || !/^[0-9a-f-]{36}$/i.test(subject)) throw problems.unauthorized('the bearer token is invalid');
+    const [user] = await deps.database.db.select().from(users).where(eq(users.id, subject));
+    if (!user || user.status !== 'active') throw problems.unauthorized('the user is deactivated or unknown');
+    c.set('user', toPublicUser(user));
+    await next();
+  });
+}
+
+export function requireRole(...roles: Role[]) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const { role } = c.get('user');
+    if (!roles.includes(role)) throw problems.forbidden(`this needs the role ${roles.join(' or ')}; you are ${role}`);
+    await next();
+  });
+}

@@ -1,0 +1,29 @@
+import { sql } from 'drizzle-orm';
+import { index, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+export const roles = ['admin', 'manager', 'accountant', 'worker', 'reviewer', 'client'] as const;
+export type Role = (typeof roles)[number];
+export const userStatuses = ['active', 'deactivated'] as const;
+export type UserStatus = (typeof userStatuses)[number];
+
+export const roleEnum = pgEnum('role', roles);
+export const userStatusEnum = pgEnum('user_status', userStatuses);
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    email: text('email').notNull().unique(),
+    role: roleEnum('role').notNull(),
+    status: userStatusEnum('status').notNull().default('active'),
+    // scrypt$N$r$p$salt$hash, see lib/password.ts
+    passwordHash: text('password_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  // Random assignment picks among active users of a role.
+  (t) => [index('users_active_role_idx').on(t.role).where(sql`${t.status} = 'active'`)],
+);
+
+export type UserRow = typeof users.$inferSelect;

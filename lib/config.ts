@@ -1,0 +1,123 @@
+// The only module that reads the environment. Everything else receives a Config.
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+export const contexts = ['auth', 'issues', 'inventory', 'services', 'billing', 'analytics', 'notifications'] as const;
+export type ContextName = (typeof contexts)[number];
+
+const envSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(3000),
+  DATA_DIR: z.string().default('.data'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_UI_URL: optionalString.pipe(z.url().optional()),
+
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+
+  ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+  ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).optional()),
+  JWT_SECRET: optionalString.pipe(z.string().min(32).optional()),
+  JWT_TTL_SECONDS: z.coerce.number().int().positive().default(12 * 60 * 60),
+
+  SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
+  MAIL_FROM: z.string().default('aTES <noreply@ates.local>'),
+
+  BILLING_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine((zone) => isTimeZone(zone), 'must be an IANA time zone such as UTC or Europe/Berlin'),
+  PLATFORM_COMMISSION_PERCENT: z.coerce.number().int().min(0).max(100).default(20),
+  INVENTORY_START_SLA: z.string().default('1d'),
+
+  WORKER_CONTEXTS: z
+    .string()
+    .default(contexts.join(','))
+    .transform((list) => list.split(',').map((name) => name.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(contexts)).min(1)),
+  WORKFLOW_BUNDLE_PATH: optionalString,
+});
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Config {
+  http: { host: string; port: number };
+  dataDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  temporal: {
+    /** Set when an external Temporal server is used; otherwise a dev server is started. */
+    address?: string;
+    namespace: string;
+    cliPath?: string;
+    port: number;
+    uiPort: number;
+    uiUrl?: string;
+  };
+  database: { url?: string; embeddedPort: number };
+  admin: { email?: string; password?: string };
+  jwt: { secret?: string; ttlSeconds: number };
+  mail: { smtpUrl?: string; from: string };
+  billing: { timeZone: string; platformCommissionPercent: number };
+  inventory: { startSla: string };
+  workers: { contexts: ContextName[]; bundlePath?: string };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value throws a ConfigError naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    http: { host: e.HOST, port: e.PORT },
+    dataDir: path.resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      uiUrl: e.TEMPORAL_UI_URL,
+    },
+    database: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_POSTGRES_PORT },
+    admin: { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD },
+    jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_SECONDS },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    billing: { timeZone: e.BILLING_TIMEZONE, platformCommissionPercent: e.PLATFORM_COMMISSION_PERCENT },
+    inventory: { startSla: e.INVENTORY_START_SLA },
+    workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH },
+  };
+}
+
+/** Variables the PATH lookup of the Temporal CLI needs; kept here so nothing else reads the environment. */
+export function searchPath(env: Record<string, string | undefined> = process.env): string[] {
+  return (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+}
+
+export const isCi = (env: Record<string, string | undefined> = process.env): boolean => env.CI === 'true';

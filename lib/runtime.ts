@@ -1,0 +1,40 @@
+// Resolves the database and Temporal for a process: the configured ones, or embedded child processes.
+import path from 'node:path';
+import type { Config } from './config.js';
+import { searchPath } from './config.js';
+import { persistentSecret } from './data-dir.js';
+import type { Logger } from './logger.js';
+import { startEmbeddedPostgres } from './postgres-server.js';
+import { findTemporalCli, startDevServer, startDownloadedDevServer } from './temporal-server.js';
+
+export interface Resource<T> {
+  value: T;
+  stop(): Promise<void>;
+}
+
+const nothingToStop = async () => {};
+
+export async function ensureDatabase(config: Config, log: Logger): Promise<Resource<string>> {
+  if (config.database.url) return { value: config.database.url, stop: nothingToStop };
+  const dataDir = path.join(config.dataDir, 'postgres');
+  log.info(`starting embedded PostgreSQL (data in ${dataDir}, port ${config.database.embeddedPort})`);
+  const server = await startEmbeddedPostgres({ dataDir, port: config.database.embeddedPort, log });
+  return { value: server.url, stop: server.stop };
+}
+
+export async function ensureTemporal(config: Config, log: Logger): Promise<Resource<{ address: string; uiUrl?: string }>> {
+  const { address, uiUrl, namespace, port, uiPort, cliPath } = config.temporal;
+  if (address) return { value: { address, uiUrl }, stop: nothingToStop };
+  const dbFile = path.join(config.dataDir, 'temporal.db');
+  const toolsDir = path.resolve('.tools');
+  const cli = findTemporalCli({ cliPath, searchPath: searchPath(), toolsDir, log });
+  log.info(`starting Temporal dev server${cli ? ` (${cli})` : ' (SDK download)'}, workflows kept in ${dbFile}`);
+  const server = cli
+    ? await startDevServer({ cli, port, uiPort, namespace, dbFile, log })
+    : await startDownloadedDevServer({ port, uiPort, namespace, dbFile, log });
+  return { value: { address: server.address, uiUrl: server.uiUrl }, stop: server.stop };
+}
+
+export function jwtSecret(config: Config): string {
+  return config.jwt.secret ?? persistentSecret(config.dataDir, 'jwt-secret').value;
+}

@@ -1,0 +1,87 @@
+// `npm start`: everything in one process tree, on embedded defaults unless configured otherwise.
+import path from 'node:path';
+import { migrateDatabase, openDatabase } from '../db/client.js';
+import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js';
+import { persistentSecret } from '../lib/data-dir.js';
+import { createLogger } from '../lib/logger.js';
+import { ensureDatabase, ensureTemporal, jwtSecret, type Resource } from '../lib/runtime.js';
+import { startServices, type Services } from '../lib/services.js';
+import { loadWorkflowBundle } from '../workers/run.js';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+const log = createLogger(config.logLevel);
+const started: Resource<unknown>[] = [];
+let services: Services | undefined;
+let stopping = false;
+
+async function shutdown(signal: string, code = 0) {
+  if (stopping) return;
+  stopping = true;
+  log.info(`${signal}: shutting down (workers drain, then Temporal and PostgreSQL stop)`);
+  try {
+    await services?.stop();
+    for (const resource of started.reverse()) await resource.stop();
+  } catch (error) {
+    log.error('shutdown failed', error);
+    code = 1;
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+try {
+  const database = await ensureDatabase(config, log);
+  started.push(database);
+  await migrateDatabase(database.value);
+
+  const adminEmail = config.admin.email ?? 'admin@ates.local';
+  const adminPassword = config.admin.password ?? persistentSecret(config.dataDir, 'admin-password').value;
+  const db = openDatabase(database.value, { max: 1 });
+  const createdAdmin = await ensureFirstAdmin(db.db, { email: adminEmail, password: adminPassword });
+  await db.close();
+
+  const temporal = await ensureTemporal(config, log);
+  started.push(temporal);
+
+  services = await startServices({
+    config,
+    databaseUrl: database.value,
+    temporalAddress: temporal.value.address,
+    jwtSecret: jwtSecret(config),
+    log,
+    api: true,
+    workerContexts: contexts,
+    bundle: await loadWorkflowBundle(config.workers.bundlePath),
+  });
+  services.workers?.done.catch((error) => {
+    log.error('a worker stopped unexpectedly', error);
+    void shutdown('worker failure', 1);
+  });
+
+  const passwordSource = config.admin.password ? 'ADMIN_PASSWORD' : path.join(config.dataDir, 'admin-password');
+  console.log(
+    [
+      '',
+      'aTES is running',
+      `  API          ${services.apiUrl}`,
+      `  API docs     ${services.apiUrl}/docs`,
+      `  Temporal UI  ${temporal.value.uiUrl ?? '(external Temporal: see your cluster)'}`,
+      `  Admin        ${adminEmail} / ${config.admin.password ? '(ADMIN_PASSWORD)' : adminPassword}${createdAdmin ? '  (created now)' : ''}`,
+      `               password kept in ${passwordSource}`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+} catch (error) {
+  log.error('start-up failed', error);
+  await shutdown('start-up failure', 1);
+}

@@ -1,0 +1,82 @@
+// Creates one Temporal worker per context, all in this process, sharing one connection and one bundle.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { ActivityDeps } from '../activities/deps.js';
+import type { ContextName } from '../lib/config.js';
+import { taskQueues } from '../workflows/task-queues.js';
+
+export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'workflow-bundle.js');
+
+/** Contexts whose task queue also runs workflows (the rest run activities only). */
+const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
+
+/** The prebuilt bundle when there is one (production), else bundled now from source. */
+export async function loadWorkflowBundle(bundlePath = defaultBundlePath): Promise<WorkflowBundle> {
+  if (existsSync(bundlePath)) return { code: readFileSync(bundlePath, 'utf8') };
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string) => console.error(message),
+  log: () => {},
+};
+
+let runtimeInstalled = false;
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped; rejects if one failed. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startWorkers(options: {
+  deps: ActivityDeps;
+  address: string;
+  contexts: readonly ContextName[];
+  bundle: WorkflowBundle;
+}): Promise<RunningWorkers> {
+  const { deps, address, contexts, bundle } = options;
+  if (!runtimeInstalled) {
+    // The SDK's info lines are noise for an operator; warnings and errors go through our logger.
+    Runtime.install({
+      logger: new DefaultLogger('WARN', ({ level, message }) =>
+        level === 'ERROR' ? deps.log.error(`temporal: ${message}`) : deps.log.warn(`temporal: ${message}`),
+      ),
+    });
+    runtimeInstalled = true;
+  }
+  const connection = await NativeConnection.connect({ address });
+  const activities = createActivities(deps) as Partial<Record<ContextName, object>>;
+  const workers: Worker[] = [];
+  for (const context of contexts) {
+    const hostsWorkflows = workflowContexts.has(context);
+    const contextActivities = activities[context];
+    if (!hostsWorkflows && !contextActivities) continue;
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: deps.config.temporal.namespace,
+        taskQueue: taskQueues[context],
+        activities: contextActivities,
+        ...(hostsWorkflows ? { workflowBundle: bundle } : {}),
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((worker) => worker.run())).then(() => undefined);
+  return {
+    done,
+    async shutdown() {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => {});
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Every workflow type the workers run; the bundle is built from this file.
+export {};
