@@ -28,4 +28,5 @@ export default tseslint.config(
     },
   },
   { files: ['lib/config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['test/**/*.ts', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

@@ -13,7 +13,7 @@ export type ContextName = (typeof contexts)[number];
 
 const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
-  PORT: port.default(3000),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000), // 0: any free port
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 

@@ -1,0 +1,73 @@
+// One real PostgreSQL server and one real Temporal dev server for the whole run.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { migrateDatabase } from '../../db/client.js';
+import { searchPath } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
+import { findTemporalCli, startDevServer } from '../../lib/temporal-server.js';
+import { workflowsPath } from '../../workers/run.js';
+import { freePort } from './ports.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresUrl: string;
+    templateDatabase: string;
+    temporalAddress: string;
+    temporalCli: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const log = createLogger('warn', 'test');
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ates-test-'));
+  // The embedded server runs as its own OS user when we are root: it must be able to enter this folder.
+  chmodSync(scratch, 0o755);
+  const templateDatabase = 'ates_template';
+
+  const cli = findTemporalCli({ searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
+  if (!cli) throw new Error('tests need the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
+
+  const stops: (() => Promise<void>)[] = [];
+  const teardown = async () => {
+    for (const stop of stops.reverse()) await stop();
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  const postgres = await startEmbeddedPostgres({
+    dataDir: path.join(scratch, 'pg'),
+    port: await freePort(),
+    database: templateDatabase,
+    persistent: false,
+    log,
+  });
+  stops.push(postgres.stop);
+  let temporal;
+  try {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    [temporal] = await Promise.all([
+      startDevServer({ cli, port, uiPort, namespace: 'default', log }),
+      migrateDatabase(postgres.url),
+    ]);
+    stops.push(temporal.stop);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const workflowBundlePath = path.join(scratch, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+
+  project.provide('postgresUrl', postgres.urlFor('postgres'));
+  project.provide('templateDatabase', templateDatabase);
+  project.provide('temporalAddress', temporal.address);
+  project.provide('temporalCli', cli);
+  project.provide('workflowBundlePath', workflowBundlePath);
+
+  return teardown;
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };

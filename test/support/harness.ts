@@ -1,0 +1,141 @@
+// Per test file: a fresh database cloned from the migrated template, its own Temporal namespace,
+// workers in this process and the API on a real HTTP port.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { openDatabase, type Database } from '../../db/client.js';
+import type { Role } from '../../db/schema/auth.js';
+import { createUser, type PublicUser } from '../../db/users.js';
+import { contexts, loadConfig, type Config, type ContextName } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import { startServices, type Services } from '../../lib/services.js';
+import { createNamespace } from '../../lib/temporal-server.js';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface TestUser extends PublicUser {
+  password: string;
+  token: string;
+}
+
+export interface Harness {
+  config: Config;
+  services: Services;
+  database: Database;
+  apiUrl: string;
+  namespace: string;
+  databaseUrl: string;
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse<T>>;
+  /** Creates an active user of the role and logs them in over HTTP. */
+  user(role: Role, name?: string): Promise<TestUser>;
+  stop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<string> {
+  const serverUrl = inject('postgresUrl');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}" template "${inject('templateDatabase')}"`);
+  await admin.end();
+  return serverUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+export async function createTestNamespace(address: string): Promise<string> {
+  const namespace = `t-${randomBytes(6).toString('hex')}`;
+  const connection = await Connection.connect({ address });
+  try {
+    await createNamespace(connection, namespace);
+    // A new namespace takes a moment to reach every service of the server.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
+        break;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+  return namespace;
+}
+
+export async function startHarness(options: { env?: Record<string, string>; workerContexts?: ContextName[] } = {}): Promise<Harness> {
+  const temporalAddress = inject('temporalAddress');
+  const [databaseUrl, namespace] = await Promise.all([createTestDatabase(), createTestNamespace(temporalAddress)]);
+  const config = loadConfig({
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    ...options.env,
+  });
+  const log = createLogger(config.logLevel, 'test');
+  const services = await startServices({
+    config,
+    databaseUrl,
+    temporalAddress,
+    jwtSecret: config.jwt.secret!,
+    log,
+    api: true,
+    workerContexts: options.workerContexts ?? contexts,
+    bundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+  });
+  const database = openDatabase(databaseUrl, { max: 5 });
+  const apiUrl = services.apiUrl!;
+
+  const request: Harness['request'] = async (method, path, { token, body, rawBody, headers = {} } = {}) => {
+    const response = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined || rawBody !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, headers: response.headers, body: parsed as any };
+  };
+
+  return {
+    config,
+    services,
+    database,
+    apiUrl,
+    namespace,
+    databaseUrl,
+    request,
+    async user(role, name) {
+      const password = `pw-${randomUUID()}`;
+      const email = `${role}-${randomUUID().slice(0, 8)}@test.local`;
+      const user = await createUser(database.db, { name: name ?? `${role} ${email}`, email, role, password });
+      const login = await request('POST', '/auth/login', { body: { email, password } });
+      if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
+      return { ...user, password, token: login.body.token };
+    },
+    async stop() {
+      await services.stop();
+      await database.close();
+    },
+  };
+}
