@@ -1,11 +1,15 @@
 import type { ContextName } from '../lib/config.js';
-import { createAuthActivities } from './auth.js';
+import { createBillingActivities } from './billing.js';
 import type { ActivityDeps } from './deps.js';
+import { createIssueActivities } from './issues.js';
+import { createNotificationActivities } from './notifications.js';
 
 /** Activities of each context, registered on that context's task queue. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    auth: createAuthActivities(deps),
+    issues: createIssueActivities(deps),
+    billing: createBillingActivities(deps),
+    notifications: createNotificationActivities(deps),
   } satisfies Partial<Record<ContextName, object>>;
 }
 

@@ -2,13 +2,17 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
 import { authRoutes } from './auth.js';
+import { billingRoutes } from './billing.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { issueRoutes } from './issues.js';
+import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, toProblem } from './problem.js';
+import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, authRoutes, eventRoutes];
+export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, taskRoutes, billingRoutes, notificationRoutes];
 
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
@@ -17,7 +21,8 @@ export function createApp(deps: ApiDeps) {
     bodyLimit({
       maxSize: 1024 * 1024,
       onError: () => {
-        throw new ProblemError(413, 'payload-too-large', 'the request body is larger than 1 MiB');
+        // The rest of the body is never read: the connection cannot carry another request.
+        throw new ProblemError(413, 'payload-too-large', 'the request body is larger than 1 MiB', undefined, { Connection: 'close' });
       },
     }),
   );

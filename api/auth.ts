@@ -1,8 +1,9 @@
 // Auth context: login, the caller, and user management (admin). Users are never deleted.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, gt, or } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
+import { publishToTopic } from '../activities/issues.js';
 import { verifyPassword } from '../lib/password.js';
 import {
   authResponses,
@@ -55,9 +56,17 @@ const PatchUserBody = z
   .refine((body) => Object.keys(body).length > 0, 'name at least one of name, role, status')
   .openapi('PatchUserRequest');
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
-const UserCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+// The last user of the page. Its created_at is compared in SQL: a JavaScript Date drops the microseconds
+// PostgreSQL keeps, and the page's last row would come back on the next page.
+const UserCursor = z.object({ id: z.uuid() });
 
 const bearer = [{ bearer: [] }];
+
+/** Tasks left unassigned for want of a worker listen on this topic (see the task type). */
+async function announceAvailableWorker(deps: ApiDeps, user: PublicUser) {
+  if (user.role !== 'worker' || user.status !== 'active') return;
+  await publishToTopic(deps, { topic: 'workers/available', type: 'worker.available', data: { userId: user.id } });
+}
 
 export function authRoutes(deps: ApiDeps) {
   const app = createRouter();
@@ -125,7 +134,9 @@ export function authRoutes(deps: ApiDeps) {
       const body = c.req.valid('json');
       const { status, body: user } = await idempotent(c, deps, 'POST /users', async () => {
         try {
-          return { status: 201, body: userJson(await createUser(db, body)) };
+          const user = await createUser(db, body);
+          await announceAvailableWorker(deps, user);
+          return { status: 201, body: userJson(user) };
         } catch (error) {
           if (error instanceof EmailTakenError) throw problems.conflict(error.message, 'email-taken');
           throw error;
@@ -149,6 +160,10 @@ export function authRoutes(deps: ApiDeps) {
     async (c) => {
       const { after, limit, role, status } = c.req.valid('query');
       const from = cursor.decode(after, UserCursor);
+      if (from) {
+        const [known] = await db.select({ id: users.id }).from(users).where(eq(users.id, from.id));
+        if (!known) throw problems.invalid('query.after', 'not a cursor this API returned');
+      }
       const rows = await db
         .select()
         .from(users)
@@ -157,17 +172,14 @@ export function authRoutes(deps: ApiDeps) {
             role && eq(users.role, role),
             status && eq(users.status, status),
             from &&
-              or(
-                gt(users.createdAt, new Date(from.createdAt)),
-                and(eq(users.createdAt, new Date(from.createdAt)), gt(users.id, from.id)),
-              ),
+              sql`(${users.createdAt}, ${users.id}) > (select anchor.created_at, anchor.id from ${users} anchor where anchor.id = ${from.id})`,
           ),
         )
         .orderBy(asc(users.createdAt), asc(users.id))
         .limit(limit + 1);
       const items = rows.slice(0, limit).map((row) => userJson(toPublicUser(row)));
       const last = items.at(-1);
-      const nextCursor = rows.length > limit && last ? cursor.encode({ createdAt: last.createdAt, id: last.id }) : null;
+      const nextCursor = rows.length > limit && last ? cursor.encode({ id: last.id }) : null;
       return c.json({ items, nextCursor }, 200);
     },
   );
@@ -196,6 +208,7 @@ export function authRoutes(deps: ApiDeps) {
       }
       const user = await updateUser(db, id, changes);
       if (!user) throw problems.notFound(`user ${id}`);
+      await announceAvailableWorker(deps, user);
       return c.json(userJson(user), 200);
     },
   );
@@ -206,6 +219,7 @@ export function authRoutes(deps: ApiDeps) {
       path: '/users/{id}',
       tags: ['users'],
       summary: 'Users are never deleted: deactivate them with PATCH',
+      request: { params: IdParam },
       responses: { 405: problemContent('Always: PATCH status to "deactivated" instead') },
     }),
     () => {

@@ -94,10 +94,36 @@ export async function idempotent<T>(
 
 const requestPart: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', form: 'body' };
 
-/** A router whose schema failures become 422 problem+json naming each field. */
+/**
+ * The path of the first string (value or key) holding U+0000, which PostgreSQL text and jsonb cannot store.
+ * Iterative: a schema that accepts free-form JSON may let deep nesting through.
+ */
+function pathOfNul(value: unknown): string[] | undefined {
+  const pending: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  while (pending.length > 0) {
+    const { value: current, path } = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return path;
+    } else if (current && typeof current === 'object') {
+      for (const [key, child] of Object.entries(current)) {
+        if (key.includes('\u0000')) return [...path, key];
+        pending.push({ value: child, path: [...path, key] });
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A router whose schema failures become 422 problem+json naming each field. Validated input holding a NUL
+ * character is refused the same way, so it never reaches the database as a 500.
+ */
 export const createRouter = () =>
   new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw validationProblem(requestPart[result.target] ?? result.target, result.error);
+      const where = requestPart[result.target] ?? result.target;
+      if (!result.success) throw validationProblem(where, result.error);
+      const nul = pathOfNul(result.data);
+      if (nul) throw problems.invalid([where, ...nul].join('.'), 'must not contain the NUL character (U+0000)');
     },
   });

@@ -12,6 +12,9 @@ export async function issueToken(deps: ApiDeps, user: PublicUser): Promise<strin
   return sign({ sub: user.id, role: user.role, iat: now, exp: now + deps.config.jwt.ttlSeconds }, deps.jwtSecret, 'HS256');
 }
 
+// The canonical uuid form: a token with any other `sub` is a 401, never a failed query.
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Verifies the token and re-reads the user, so a deactivated user's old tokens stop working at once. */
 export function authenticate(deps: ApiDeps) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -24,7 +27,7 @@ export function authenticate(deps: ApiDeps) {
     } catch {
       throw problems.unauthorized('the bearer token is invalid or expired');
     }
-    if (typeof subject !== 'string' || !/^[0-9a-f-]{36}$/i.test(subject)) throw problems.unauthorized('the bearer token is invalid');
+    if (typeof subject !== 'string' || !uuidPattern.test(subject)) throw problems.unauthorized('the bearer token is invalid');
     const [user] = await deps.database.db.select().from(users).where(eq(users.id, subject));
     if (!user || user.status !== 'active') throw problems.unauthorized('the user is deactivated or unknown');
     c.set('user', toPublicUser(user));

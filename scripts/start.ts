@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js';
 import { persistentSecret } from '../lib/data-dir.js';
 import { createLogger } from '../lib/logger.js';
@@ -47,6 +48,7 @@ try {
   const adminPassword = config.admin.password ?? persistentSecret(config.dataDir, 'admin-password').value;
   const db = openDatabase(database.value, { max: 1 });
   const createdAdmin = await ensureFirstAdmin(db.db, { email: adminEmail, password: adminPassword });
+  await ensureBuiltinIssueTypes(db.db);
   await db.close();
 
   const temporal = await ensureTemporal(config, log);

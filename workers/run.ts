@@ -12,7 +12,7 @@ export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.ur
 export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'workflow-bundle.js');
 
 /** Contexts whose task queue also runs workflows (the rest run activities only). */
-const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
+const workflowContexts: ReadonlySet<ContextName> = new Set(['issues']);
 
 /** The prebuilt bundle when there is one (production), else bundled now from source. */
 export async function loadWorkflowBundle(bundlePath = defaultBundlePath): Promise<WorkflowBundle> {

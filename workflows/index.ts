@@ -1,2 +1,3 @@
 // Every workflow type the workers run; the bundle is built from this file.
-export {};
+export { issueWorkflow } from './issue.js';
+export { shuffleWorkflow } from './shuffle.js';

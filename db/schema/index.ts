@@ -1,2 +1,5 @@
 export * from './auth.js';
 export * from './platform.js';
+export * from './notifications.js';
+export * from './billing.js';
+export * from './issues.js';

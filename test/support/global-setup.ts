@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { migrateDatabase } from '../../db/client.js';
+import { migrateDatabase, openDatabase } from '../../db/client.js';
+import { ensureBuiltinIssueTypes } from '../../db/seed/issue-types.js';
 import { searchPath } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
@@ -50,7 +51,11 @@ export default async function setup(project: TestProject) {
     const [port, uiPort] = [await freePort(), await freePort()];
     [temporal] = await Promise.all([
       startDevServer({ cli, port, uiPort, namespace: 'default', log }),
-      migrateDatabase(postgres.url),
+      migrateDatabase(postgres.url).then(async () => {
+        const template = openDatabase(postgres.url, { max: 1 });
+        await ensureBuiltinIssueTypes(template.db);
+        await template.close();
+      }),
     ]);
     stops.push(temporal.stop);
   } catch (error) {

@@ -1,0 +1,157 @@
+// Issues context: the read model each workflow step writes, assignment, topics, and the shuffle's fan-out.
+import { createHash } from 'node:crypto';
+import { heartbeat } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { and, asc, eq, gt, notInArray, sql } from 'drizzle-orm';
+import { appendEvent } from '../db/events.js';
+import { users } from '../db/schema/auth.js';
+import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issues.js';
+import type { Role } from '../db/schema/auth.js';
+import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
+import type { Actor, EffectInput, EmitParams, IssueContext, IssueEvent } from '../workflows/statechart/catalog.js';
+import type { ActivityDeps } from './deps.js';
+
+/** A UUID derived from a key, so an event written by a retried activity gets the same id (and is written once). */
+export function stableUuid(key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export interface RecordStepInput {
+  issueId: string;
+  type: { key: string; version: number };
+  title: string;
+  creatorId: string;
+  step: number;
+  from: string | null;
+  event: { type: string; actor: Actor };
+  to: string;
+  status: 'active' | 'done';
+  context: IssueContext;
+  assigneeId: string | null;
+  emits: EmitParams[];
+}
+
+export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temporal'>, delivery: TopicDelivery) {
+  const subscribers = await deps.database.db
+    .select({ issueId: topicSubscriptions.issueId })
+    .from(topicSubscriptions)
+    .where(eq(topicSubscriptions.topic, delivery.topic));
+  await Promise.all(
+    subscribers.map(async ({ issueId }) => {
+      try {
+        await deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).signal(deliverSignal, delivery);
+      } catch (error) {
+        // A finished issue hears nothing any more.
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+    }),
+  );
+  return { delivered: subscribers.length };
+}
+
+export function createIssueActivities(deps: ActivityDeps) {
+  const { db } = deps.database;
+  return {
+    /** One step of an issue in one transaction: the read-model row, the transition, and its domain events. */
+    async recordStep(input: RecordStepInput): Promise<void> {
+      const { issueId, step, event } = input;
+      await db.transaction(async (tx) => {
+        const row = {
+          typeKey: input.type.key,
+          typeVersion: input.type.version,
+          title: input.title,
+          state: input.to,
+          status: input.status,
+          context: input.context,
+          assigneeId: input.assigneeId,
+          creatorId: input.creatorId,
+          step,
+          updatedAt: new Date(),
+        };
+        await tx
+          .insert(issues)
+          .values({ id: issueId, ...row })
+          .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
+        const [inserted] = await tx
+          .insert(issueTransitions)
+          .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+          .onConflictDoNothing()
+          .returning({ step: issueTransitions.step });
+        if (!inserted) return; // a retry of a step already recorded
+        const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
+        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
+        for (const [index, emit] of input.emits.entries()) {
+          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data });
+        }
+      });
+    },
+
+    /** Effect `assignRandomUser`: a random active user of the role, never one named in `excludeFields`. */
+    async assignRandomUser(input: EffectInput<{ role: Role; excludeFields?: string[] }>): Promise<IssueEvent> {
+      const excluded = (input.params.excludeFields ?? []).map((field) => input.context[field]).filter((id): id is string => typeof id === 'string');
+      const [user] = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.role, input.params.role), eq(users.status, 'active'), excluded.length ? notInArray(users.id, excluded) : undefined))
+        .orderBy(sql`random()`)
+        .limit(1);
+      return user
+        ? { type: 'assignee.assigned', data: { userId: user.id, role: input.params.role } }
+        : { type: 'assignee.unavailable', data: { role: input.params.role } };
+    },
+
+    async subscribe(input: EffectInput<{ topic: string }>): Promise<void> {
+      await db.insert(topicSubscriptions).values({ topic: input.params.topic, issueId: input.issueId }).onConflictDoNothing();
+    },
+
+    async unsubscribe(input: EffectInput<{ topic: string }>): Promise<void> {
+      await db.delete(topicSubscriptions).where(and(eq(topicSubscriptions.topic, input.params.topic), eq(topicSubscriptions.issueId, input.issueId)));
+    },
+
+    async publish(delivery: TopicDelivery): Promise<{ delivered: number }> {
+      return publishToTopic(deps, delivery);
+    },
+
+    /** A page of open tasks (keyset by id) for the shuffle. */
+    async listOpenTasks(input: { after?: string; limit: number }): Promise<string[]> {
+      const rows = await db
+        .select({ id: issues.id })
+        .from(issues)
+        .where(and(eq(issues.typeKey, 'task'), eq(issues.status, 'active'), input.after ? gt(issues.id, input.after) : undefined))
+        .orderBy(asc(issues.id))
+        .limit(input.limit);
+      return rows.map((row) => row.id);
+    },
+
+    /**
+     * Sends `shuffle` to each task. The update id is derived from the shuffle, so a retried batch is
+     * deduplicated by Temporal and never reassigns (or charges) a task twice for one shuffle.
+     */
+    async shuffleTasks(input: { shuffleId: string; actor: Actor; issueIds: string[] }): Promise<{ reassigned: number; skipped: number }> {
+      let reassigned = 0;
+      let skipped = 0;
+      const queue = [...input.issueIds];
+      const worker = async () => {
+        for (let issueId = queue.shift(); issueId; issueId = queue.shift()) {
+          try {
+            await deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).executeUpdate(sendEventUpdate, {
+              args: [{ type: 'shuffle', data: { shuffleId: input.shuffleId }, actor: input.actor }],
+              updateId: `shuffle-${input.shuffleId}`,
+            });
+            reassigned++;
+          } catch (error) {
+            // Done meanwhile (or finished): not reassigned, by design.
+            if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) skipped++;
+            else throw error;
+          }
+          heartbeat({ reassigned, skipped });
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      return { reassigned, skipped };
+    },
+  };
+}
+
+export type IssueActivities = ReturnType<typeof createIssueActivities>;

@@ -1,0 +1,159 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { appendEvent } from '../db/events.js';
+import { roles, users, type Role } from '../db/schema/auth.js';
+import { emailDeliveries, notifications, notificationsChannel, type EmailDeliveryStatus } from '../db/schema/notifications.js';
+import { getMailer, type Mail } from '../lib/mailer.js';
+import type { ActivityDeps } from './deps.js';
+
+const NotifyInput = z.object({
+  key: z.string().min(1).max(500),
+  userIds: z.array(z.uuid()).optional(),
+  roles: z.array(z.enum(roles)).optional(),
+  kind: z.string().min(1).max(100),
+  title: z.string().min(1).max(500),
+  body: z.string().max(20_000),
+  issueId: z.uuid().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+const SendEmailInput = z.object({
+  key: z.string().min(1).max(500),
+  to: z.array(z.email()),
+  subject: z.string().min(1).max(500),
+  text: z.string(),
+});
+
+/** Whether a string anywhere in the value holds U+0000, which PostgreSQL text and jsonb cannot store. */
+const holdsNul = (value: unknown): boolean =>
+  typeof value === 'string'
+    ? value.includes('\u0000')
+    : typeof value === 'object' && value !== null && Object.entries(value).some(([key, child]) => key.includes('\u0000') || holdsNul(child));
+
+/** A malformed input is a bug in the caller: retrying cannot fix it. */
+function parseInput<T extends z.ZodType>(schema: T, input: unknown, activity: string): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success && !holdsNul(parsed.data)) return parsed.data;
+  const problem = parsed.success
+    ? 'contains the NUL character'
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`).join('; ');
+  throw ApplicationFailure.create({ type: 'Notifications.InvalidInput', message: `${activity}: ${problem}`, nonRetryable: true });
+}
+
+export function createNotificationActivities({ database: { db }, config, log }: ActivityDeps) {
+  /**
+   * Sends the mail unless the delivery under `key` already went out (or was logged), and records the outcome.
+   * At least once towards the SMTP server: a crash between its acceptance and our record sends it again.
+   */
+  async function deliver(key: string, mail: Mail): Promise<void> {
+    const [previous] = await db.select({ status: emailDeliveries.status }).from(emailDeliveries).where(eq(emailDeliveries.key, key));
+    if (previous && previous.status !== 'failed') return;
+
+    const mailer = getMailer(config.mail, log);
+    const record = (outcome: { status: EmailDeliveryStatus; error: string | null; sentAt: Date | null }) =>
+      db
+        .insert(emailDeliveries)
+        .values({ key, recipients: mail.to, subject: mail.subject, body: mail.text, ...outcome })
+        .onConflictDoUpdate({
+          target: emailDeliveries.key,
+          set: { ...outcome, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() },
+        });
+    let rejected: string[];
+    try {
+      ({ rejected } = await mailer.send(mail));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await record({ status: 'failed', error: message, sentAt: null });
+      // A plain Error: Temporal retries the activity, and the retry skips whatever was already delivered.
+      throw new Error(`mail ${key} to ${mail.to.join(', ')} failed: ${message}`);
+    }
+    await record({
+      status: mailer.transport === 'smtp' ? 'sent' : 'logged',
+      // Refused addresses will not be accepted on a retry either; the accepted ones must not get it twice.
+      error: rejected.length > 0 ? `refused by the SMTP server: ${rejected.join(', ')}` : null,
+      sentAt: new Date(),
+    });
+  }
+
+  return {
+    /** Records an in-app notification for each recipient, pushes it to their open SSE streams, and e-mails them.
+     *  Idempotent: `key` is unique per recipient in the database, so a retried activity records and mails once.
+     *  Unknown and deactivated users are skipped: they can neither read nor should be mailed. */
+    async notify(input: {
+      key: string;
+      userIds?: string[];
+      roles?: Role[];
+      kind: string;
+      title: string;
+      body: string;
+      issueId?: string;
+      data?: Record<string, unknown>;
+    }): Promise<{ recipients: string[] }> {
+      const { key, userIds = [], roles: recipientRoles = [], kind, title, body, issueId, data = {} } = parseInput(
+        NotifyInput,
+        input,
+        'notify',
+      );
+      if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [] };
+      const recipients = await db
+        .select({ id: users.id, email: users.email })
+        .from(users)
+        .where(
+          and(
+            eq(users.status, 'active'),
+            or(
+              userIds.length > 0 ? inArray(users.id, userIds) : undefined,
+              recipientRoles.length > 0 ? inArray(users.role, recipientRoles) : undefined,
+            ),
+          ),
+        );
+      if (recipients.length === 0) return { recipients: [] };
+
+      await db.transaction(async (tx) => {
+        const recorded = await tx
+          .insert(notifications)
+          .values(recipients.map((user) => ({ userId: user.id, kind, title, body, issueId, data, key })))
+          .onConflictDoNothing({ target: [notifications.userId, notifications.key] })
+          .returning({ id: notifications.id, userId: notifications.userId });
+        if (recorded.length === 0) return;
+        for (const { id, userId } of recorded) {
+          await appendEvent(tx, {
+            name: 'notification.sent',
+            version: 1,
+            producer: 'notifications',
+            data: { id, userId, kind, key, issueId: issueId ?? null },
+          });
+        }
+        // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a
+        // notification it cannot read yet, and a committed one is always announced.
+        await tx
+          .select({
+            announced: sql`pg_notify(${notificationsChannel}, json_build_object('userId', ${notifications.userId}, 'id', ${notifications.id})::text)`,
+          })
+          .from(notifications)
+          .where(
+            inArray(
+              notifications.id,
+              recorded.map((row) => row.id),
+            ),
+          );
+      });
+
+      // One mail per recipient, so no one sees the others' addresses; each is retried on its own.
+      const mails = await Promise.allSettled(
+        recipients.map((user) => deliver(`notification:${key}:${user.id}`, { to: [user.email], subject: title, text: body })),
+      );
+      const failed = mails.find((mail): mail is PromiseRejectedResult => mail.status === 'rejected');
+      if (failed) throw failed.reason;
+      return { recipients: recipients.map((user) => user.id) };
+    },
+
+    /** Sends one e-mail (used by billing for payouts and the daily report); idempotent on `key`. */
+    async sendEmail(input: { key: string; to: string[]; subject: string; text: string }): Promise<void> {
+      const { key, to, subject, text } = parseInput(SendEmailInput, input, 'sendEmail');
+      if (to.length === 0) return;
+      await deliver(key, { to, subject, text });
+    },
+  };
+}

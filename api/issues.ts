@@ -1,0 +1,440 @@
+// Issues context over HTTP: issue types (versioned statecharts), issues, their events and history.
+import { createRoute, z } from '@hono/zod-openapi';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, desc, eq, lt, max, or, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { stableUuid } from '../activities/issues.js';
+import type { Role } from '../db/schema/auth.js';
+import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
+import type { PublicUser } from '../db/users.js';
+import type { issueWorkflow } from '../workflows/issue.js';
+import { issueQuery, issueWorkflowId, sendEventUpdate, settledUpdate, type IssueView } from '../workflows/messages.js';
+import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';
+import type { Actor } from '../workflows/statechart/catalog.js';
+import { validateDefinition } from '../workflows/statechart/validate.js';
+import { taskQueues } from '../workflows/task-queues.js';
+import { authResponses, createRouter, cursor, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import type { ApiDeps } from './deps.js';
+import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
+import { authenticate, requireRole } from './security.js';
+
+const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
+const Title = z.string().trim().min(1).max(200);
+const JsonObject = z.record(z.string(), z.unknown());
+
+export const IssueSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    version: z.number().int(),
+    title: z.string(),
+    state: z.string().openapi({ example: 'open' }),
+    status: z.enum(['active', 'done']),
+    context: JsonObject,
+    assigneeId: z.uuid().nullable(),
+    creatorId: z.uuid(),
+    step: z.number().int(),
+    allowedEvents: z.array(z.string()).openapi({ description: 'Events the caller may send now.' }),
+  })
+  .openapi('Issue');
+export type IssueJson = z.infer<typeof IssueSchema>;
+
+const IssueTypeSchema = z
+  .object({ key: z.string(), version: z.number().int(), name: z.string(), description: z.string(), definition: JsonObject, createdAt: z.iso.datetime() })
+  .openapi('IssueType');
+
+const CreateIssueTypeBody = z
+  .object({
+    key: TypeKey,
+    name: z.string().trim().min(1).max(100),
+    description: z.string().max(2000).default(''),
+    definition: JsonObject.openapi({ description: 'An XState v5 machine config using the action and guard catalog (README).' }),
+  })
+  .strict()
+  .openapi('CreateIssueTypeRequest');
+
+const CreateIssueBody = z
+  .object({ type: TypeKey, title: Title, context: JsonObject.default({}) })
+  .strict()
+  .refine((body) => JSON.stringify(body.context).length <= 32_768, { message: 'at most 32 KiB', path: ['context'] })
+  .openapi('CreateIssueRequest');
+
+const SendEventBody = z
+  .object({
+    type: z.string().regex(/^[a-z][A-Za-z0-9_]*$/, 'an event a user can send, such as complete'),
+    data: JsonObject.default({}),
+  })
+  .strict()
+  .refine((body) => JSON.stringify(body.data).length <= 16_384, { message: 'at most 16 KiB', path: ['data'] })
+  .openapi('SendEventRequest');
+
+const IssuesQuery = PageQuery.extend({
+  type: TypeKey.optional(),
+  state: z.string().max(200).optional(),
+  status: z.enum(['active', 'done']).optional(),
+  assignee: z.union([z.literal('me'), z.uuid()]).optional().openapi({ description: '`me` or a user id' }),
+});
+const IssueCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+const TransitionSchema = z
+  .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
+  .openapi('Transition');
+
+/** A task's own fields (SPEC §5.1): the jira id has its own field, so a title holds no brackets. */
+export const TaskFields = z
+  .object({
+    title: Title.refine((title) => !/[[\]]/.test(title), 'must not contain [ or ]: put the jira id in jiraId'),
+    description: z.string().max(5000).default(''),
+    jiraId: z.string().regex(/^[A-Z][A-Z0-9]*-\d+$/, 'a jira id such as UBERPOP-42').optional(),
+  })
+  .strict();
+
+/** Creation rules of built-in types beyond their statechart. */
+const creationRules: Record<string, z.ZodType> = { task: TaskFields };
+
+const actorOf = (user: PublicUser): Actor => ({ id: user.id, role: user.role });
+const overseers: Role[] = ['admin', 'manager'];
+
+/** Maps what the issue workflow refused to the HTTP answer. */
+export function issueProblem(error: unknown): ProblemError | undefined {
+  const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === 'Issue.GuardRejected') return problems.forbidden(cause.message);
+    if (cause.type === 'Issue.EventNotAllowed') return problems.conflict(cause.message, 'event-not-allowed');
+  }
+  return undefined;
+}
+
+export function issueService(deps: ApiDeps) {
+  const { db } = deps.database;
+
+  const readModel = async (id: string) => (await db.select().from(issues).where(eq(issues.id, id)))[0];
+
+  /** Involved users (creator, assignee, anyone the issue's context names) and overseers may see an issue. */
+  const mayRead = (user: PublicUser, row: { creatorId: string; assigneeId: string | null; context: unknown }) =>
+    overseers.includes(user.role) ||
+    row.creatorId === user.id ||
+    row.assigneeId === user.id ||
+    Object.values((row.context ?? {}) as Record<string, unknown>).includes(user.id);
+
+  const fromReadModel = (row: typeof issues.$inferSelect): IssueJson => ({
+    id: row.id,
+    type: row.typeKey,
+    version: row.typeVersion,
+    title: row.title,
+    state: row.state,
+    status: row.status,
+    context: row.context as Record<string, unknown>,
+    assigneeId: row.assigneeId,
+    creatorId: row.creatorId,
+    step: row.step,
+    allowedEvents: [],
+  });
+
+  return {
+    mayRead,
+
+    async latestType(key: string) {
+      const [row] = await db.select().from(issueTypes).where(eq(issueTypes.key, key)).orderBy(desc(issueTypes.version)).limit(1);
+      return row;
+    },
+
+    /** Starts an issue and answers once it has settled; the same idempotency key always means the same issue. */
+    async start(user: PublicUser, input: { type: string; title: string; context: Record<string, unknown> }, idempotencyKey?: string): Promise<IssueView> {
+      const type = await this.latestType(input.type);
+      if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
+      const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
+      const startIssue = new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', {
+        workflowId: issueWorkflowId(issueId),
+        taskQueue: taskQueues.issues,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        args: [
+          {
+            issueId,
+            type: { key: type.key, version: type.version, definition: type.definition as Record<string, unknown> },
+            title: input.title,
+            creator: actorOf(user),
+            context: { ...input.context, title: input.title, creatorId: user.id },
+          },
+        ],
+        typedSearchAttributes: [
+          { key: IssueTypeKey, value: type.key },
+          { key: IssueStateKey, value: 'new' },
+        ],
+        memo: { title: input.title },
+      });
+      return deps.temporal.workflow.executeUpdateWithStart(settledUpdate, { args: [actorOf(user)], startWorkflowOperation: startIssue });
+    },
+
+    /** The live issue from its workflow while it runs; the read model once it has finished. */
+    async get(user: PublicUser, id: string): Promise<IssueJson> {
+      const row = await readModel(id);
+      if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
+      if (row.status === 'done') return fromReadModel(row);
+      try {
+        return await deps.temporal.workflow.getHandle(issueWorkflowId(id)).query(issueQuery, actorOf(user));
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return fromReadModel(row);
+        throw error;
+      }
+    },
+
+    async send(user: PublicUser, id: string, event: { type: string; data: Record<string, unknown> }): Promise<IssueView> {
+      const row = await readModel(id);
+      if (!row) throw problems.notFound(`issue ${id}`);
+      if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
+      try {
+        return await deps.temporal.workflow
+          .getHandle(issueWorkflowId(id))
+          .executeUpdate(sendEventUpdate, { args: [{ type: event.type, data: event.data, actor: actorOf(user) }] });
+      } catch (error) {
+        const problem = issueProblem(error);
+        if (problem) throw problem;
+        if (error instanceof WorkflowNotFoundError) throw problems.conflict(`issue ${id} takes no more events`, 'event-not-allowed');
+        throw error;
+      }
+    },
+
+    async list(user: PublicUser, query: z.infer<typeof IssuesQuery>) {
+      const from = cursor.decode(query.after, IssueCursor);
+      const assignee = query.assignee === 'me' ? user.id : query.assignee;
+      // Overseers see every issue; others see what they created or are assigned to.
+      const visible = overseers.includes(user.role) ? undefined : or(eq(issues.creatorId, user.id), eq(issues.assigneeId, user.id));
+      const rows = await db
+        .select()
+        .from(issues)
+        .where(
+          and(
+            visible,
+            query.type ? eq(issues.typeKey, query.type) : undefined,
+            query.state ? eq(issues.state, query.state) : undefined,
+            query.status ? eq(issues.status, query.status) : undefined,
+            assignee ? eq(issues.assigneeId, assignee) : undefined,
+            from ? or(lt(issues.createdAt, new Date(from.createdAt)), and(eq(issues.createdAt, new Date(from.createdAt)), lt(issues.id, from.id))) : undefined,
+          ),
+        )
+        .orderBy(desc(issues.createdAt), desc(issues.id))
+        .limit(query.limit + 1);
+      const items = rows.slice(0, query.limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(fromReadModel),
+        nextCursor: rows.length > query.limit && last ? cursor.encode({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+      };
+    },
+  };
+}
+
+export function issueRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  const { db } = deps.database;
+  const service = issueService(deps);
+  const signedIn = [authenticate(deps)];
+  const bearer = [{ bearer: [] }];
+  const typeJson = (row: typeof issueTypes.$inferSelect) => ({
+    ...row,
+    definition: row.definition as Record<string, unknown>,
+    createdAt: row.createdAt.toISOString(),
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/issue-types',
+      tags: ['issue types'],
+      summary: 'Issue types with their current definition',
+      security: bearer,
+      middleware: signedIn,
+      responses: { 200: jsonContent(z.object({ items: z.array(IssueTypeSchema) }), 'The latest version of every type'), 401: authResponses[401] },
+    }),
+    async (c) => {
+      const latest = db
+        .select({ key: issueTypes.key, version: max(issueTypes.version).as('version') })
+        .from(issueTypes)
+        .groupBy(issueTypes.key)
+        .as('latest');
+      const rows = await db
+        .select()
+        .from(issueTypes)
+        .innerJoin(latest, and(eq(issueTypes.key, latest.key), eq(issueTypes.version, latest.version)))
+        .orderBy(asc(issueTypes.key));
+      return c.json({ items: rows.map((row) => typeJson(row.issue_types)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/issue-types/{key}',
+      tags: ['issue types'],
+      summary: 'One issue type: its current definition and every version number',
+      security: bearer,
+      middleware: signedIn,
+      request: { params: z.object({ key: TypeKey.openapi({ param: { name: 'key', in: 'path' } }) }) },
+      responses: {
+        200: jsonContent(IssueTypeSchema.extend({ versions: z.array(z.number().int()) }), 'The type'),
+        401: authResponses[401],
+        404: problemContent('No such type'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      const rows = await db.select().from(issueTypes).where(eq(issueTypes.key, key)).orderBy(desc(issueTypes.version));
+      if (!rows[0]) throw problems.notFound(`issue type ${key}`);
+      return c.json({ ...typeJson(rows[0]), versions: rows.map((row) => row.version) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/issue-types',
+      tags: ['issue types'],
+      summary: 'Save a new type, or the next version of an existing one',
+      description: 'The definition is validated completely: catalog names and params, delays and every target. Running issues keep their version.',
+      security: bearer,
+      middleware: [authenticate(deps), requireRole('admin')],
+      request: { body: jsonBody(CreateIssueTypeBody) },
+      responses: { 201: jsonContent(IssueTypeSchema, 'The saved version'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const errors = validateDefinition(body.definition, body.key);
+      if (errors.length) {
+        const fields = errors.map((e) => ({ field: e.path === '(root)' ? 'body.definition' : `body.definition.${e.path}`, message: e.message }));
+        throw new ProblemError(422, 'invalid-definition', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);
+      }
+      // Concurrent saves of one key race for the next number; the primary key lets exactly one win each.
+      for (;;) {
+        const [row] = await db
+          .insert(issueTypes)
+          .values({
+            key: body.key,
+            version: sql`(select coalesce(max(version), 0) + 1 from ${issueTypes} where key = ${body.key})`,
+            name: body.name,
+            description: body.description,
+            definition: body.definition,
+            createdBy: c.get('user').id,
+          })
+          .onConflictDoNothing()
+          .returning();
+        if (row) return c.json(typeJson(row), 201);
+      }
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/issues',
+      tags: ['issues'],
+      summary: 'Start an issue of a type; answers once it has settled',
+      security: bearer,
+      middleware: signedIn,
+      request: { headers: IdempotencyHeaders, body: jsonBody(CreateIssueBody) },
+      responses: {
+        201: jsonContent(IssueSchema, 'The issue after its first step settled'),
+        200: jsonContent(IssueSchema, 'The issue the first request with this Idempotency-Key created'),
+        ...authResponses,
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const user = c.get('user');
+      const rules = creationRules[body.type];
+      if (rules) {
+        const parsed = rules.safeParse({ ...body.context, title: body.title });
+        if (!parsed.success) {
+          throw validationProblem('body', new z.ZodError(parsed.error.issues.map((i) => (i.path[0] === 'title' ? i : { ...i, path: ['context', ...i.path] }))));
+        }
+      }
+      const answer = await idempotent(c, deps, 'POST /issues', async () => ({
+        status: 201,
+        body: await service.start(user, body, c.req.header('Idempotency-Key')),
+      }));
+      return c.json(answer.body, answer.status);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/issues',
+      tags: ['issues'],
+      summary: 'Issues the caller may see, newest first',
+      security: bearer,
+      middleware: signedIn,
+      request: { query: IssuesQuery },
+      responses: { 200: jsonContent(page(IssueSchema), 'A page of issues'), 401: authResponses[401], ...validationResponses },
+    }),
+    async (c) => c.json(await service.list(c.get('user'), c.req.valid('query')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/issues/{id}',
+      tags: ['issues'],
+      summary: 'An issue: state, context, assignee and the events the caller may send now',
+      security: bearer,
+      middleware: signedIn,
+      request: { params: IdParam },
+      responses: { 200: jsonContent(IssueSchema, 'The issue'), 401: authResponses[401], 404: problemContent('No such issue, or not yours to see'), ...validationResponses },
+    }),
+    async (c) => c.json(await service.get(c.get('user'), c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/issues/{id}/events',
+      tags: ['issues'],
+      summary: 'Send an event; answers with the issue after the step has settled',
+      security: bearer,
+      middleware: signedIn,
+      request: { params: IdParam, body: jsonBody(SendEventBody) },
+      responses: {
+        200: jsonContent(IssueSchema, 'The issue after the step'),
+        401: authResponses[401],
+        403: problemContent('A guard of the statechart refused the caller'),
+        404: problemContent('No such issue'),
+        409: problemContent('The event is not allowed in the current state'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => c.json(await service.send(c.get('user'), c.req.valid('param').id, c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/issues/{id}/history',
+      tags: ['issues'],
+      summary: 'Every transition of an issue: from, event, to, actor, time',
+      security: bearer,
+      middleware: signedIn,
+      request: { params: IdParam },
+      responses: {
+        200: jsonContent(z.object({ items: z.array(TransitionSchema) }), 'Transitions in order'),
+        401: authResponses[401],
+        404: problemContent('No such issue, or not yours to see'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const [row] = await db.select().from(issues).where(eq(issues.id, id));
+      if (!row || !service.mayRead(c.get('user'), row)) throw problems.notFound(`issue ${id}`);
+      const rows = await db.select().from(issueTransitions).where(eq(issueTransitions.issueId, id)).orderBy(asc(issueTransitions.step));
+      return c.json(
+        { items: rows.map(({ issueId: _, fromState, toState, at, ...t }) => ({ ...t, from: fromState, to: toState, at: at.toISOString() })) },
+        200,
+      );
+    },
+  );
+
+  return app;
+}

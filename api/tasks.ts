@@ -1,0 +1,144 @@
+// aTES task shortcuts over the generic issue API (SPEC §5.1), and the shuffle.
+import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import type { shuffleWorkflow } from '../workflows/shuffle.js';
+import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.js';
+import { taskQueues } from '../workflows/task-queues.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import type { ApiDeps } from './deps.js';
+import { IssueSchema, issueService, TaskFields } from './issues.js';
+import { problemContent, problems } from './problem.js';
+import { authenticate, requireRole } from './security.js';
+
+const CreateTaskBody = TaskFields.openapi('CreateTaskRequest');
+
+const ShuffleSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(['running', 'completed']),
+    seen: z.number().int(),
+    reassigned: z.number().int(),
+    skipped: z.number().int(),
+    startedBy: z.uuid(),
+  })
+  .openapi('Shuffle');
+
+export function taskRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  const issues = issueService(deps);
+  const signedIn = [authenticate(deps)];
+  const bearer = [{ bearer: [] }];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/tasks',
+      tags: ['tasks'],
+      summary: 'Create a task: priced, assigned to a random worker who is charged the fee and notified',
+      security: bearer,
+      middleware: signedIn,
+      request: { headers: IdempotencyHeaders, body: jsonBody(CreateTaskBody) },
+      responses: {
+        201: jsonContent(IssueSchema, 'The task with its assignee'),
+        200: jsonContent(IssueSchema, 'The task the first request with this Idempotency-Key created'),
+        ...authResponses,
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { title, ...context } = c.req.valid('json');
+      const answer = await idempotent(c, deps, 'POST /tasks', async () => ({
+        status: 201,
+        body: await issues.start(c.get('user'), { type: 'task', title, context }, c.req.header('Idempotency-Key')),
+      }));
+      return c.json(answer.body, answer.status);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/tasks/mine',
+      tags: ['tasks'],
+      summary: 'Tasks assigned to the caller, newest first',
+      security: bearer,
+      middleware: signedIn,
+      request: { query: PageQuery.extend({ status: z.enum(['active', 'done']).optional() }) },
+      responses: { 200: jsonContent(page(IssueSchema), 'A page of tasks'), 401: authResponses[401], ...validationResponses },
+    }),
+    async (c) => c.json(await issues.list(c.get('user'), { ...c.req.valid('query'), type: 'task', assignee: 'me' }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/tasks/{id}/complete',
+      tags: ['tasks'],
+      summary: 'Complete a task (its assignee only); credits the reward',
+      security: bearer,
+      middleware: signedIn,
+      request: { params: IdParam },
+      responses: {
+        200: jsonContent(IssueSchema, 'The done task'),
+        401: authResponses[401],
+        403: problemContent('Only the assignee completes a task'),
+        404: problemContent('No such task'),
+        409: problemContent('The task is already done'),
+        ...validationResponses,
+      },
+    }),
+    async (c) => c.json(await issues.send(c.get('user'), c.req.valid('param').id, { type: 'complete', data: {} }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/tasks/shuffle',
+      tags: ['tasks'],
+      summary: 'Reassign every open task to a random active worker (runs in the background)',
+      security: bearer,
+      middleware: [authenticate(deps), requireRole('manager', 'admin')],
+      request: { headers: IdempotencyHeaders },
+      responses: { 202: jsonContent(ShuffleSchema, 'The shuffle has started; watch it at /tasks/shuffles/{id}'), ...authResponses },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      const answer = await idempotent(c, deps, 'POST /tasks/shuffle', async () => {
+        const id = randomUUID();
+        await deps.temporal.workflow.start<typeof shuffleWorkflow>('shuffleWorkflow', {
+          workflowId: shuffleWorkflowId(id),
+          taskQueue: taskQueues.issues,
+          args: [{ shuffleId: id, actor: { id: user.id, role: user.role } }],
+        });
+        return { status: 201, body: { id, status: 'running' as const, seen: 0, reassigned: 0, skipped: 0, startedBy: user.id } };
+      });
+      return c.json(answer.body, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/tasks/shuffles/{id}',
+      tags: ['tasks'],
+      summary: 'Progress of a shuffle',
+      security: bearer,
+      middleware: [authenticate(deps), requireRole('manager', 'admin')],
+      request: { params: IdParam },
+      responses: { 200: jsonContent(ShuffleSchema, 'Progress so far'), ...authResponses, 404: problemContent('No such shuffle'), ...validationResponses },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      try {
+        const { shuffleId, ...progress } = await deps.temporal.workflow.getHandle(shuffleWorkflowId(id)).query(shuffleProgressQuery);
+        return c.json({ id: shuffleId, ...progress }, 200);
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) throw problems.notFound(`shuffle ${id}`);
+        throw error;
+      }
+    },
+  );
+
+  return app;
+}

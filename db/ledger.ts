@@ -1,0 +1,195 @@
+// The ledger's write path: append-only entries, account balances, and the billing day each entry belongs to.
+//
+// Day assignment without a handshake: a writer holds a shared lock on the day it writes to until it commits,
+// and closing the day (`beginClosingDay`) takes that lock exclusively before it marks the day `closing`. So
+// the close waits for every entry of the day still in flight, and every writer that locks the day after it
+// reads `closing` and moves on to the next open day.
+//
+// The lock is a transaction-scoped advisory lock keyed by the date, not `SELECT ... FOR SHARE` on the
+// billing_days row: row share locks let new sharers join while an updater waits, so under a steady stream of
+// entries the close starved (seen in test/ledger.test.ts). Advisory locks queue first come, first served:
+// writers that arrive after the close wait for its commit. (FOR KEY SHARE would be wrong outright: it does not
+// conflict with an UPDATE that leaves the key alone.)
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { appendEvent } from './events.js';
+import {
+  accounts,
+  billingDays,
+  ledgerEntries,
+  ledgerEntryKinds,
+  type BillingDayRow,
+  type LedgerEntryKind,
+  type LedgerEntryRow,
+} from './schema/billing.js';
+
+/** An open transaction: the day locks below only mean something until it commits. */
+export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface LedgerEntryInput {
+  /** Unique per entry, e.g. `task:<issueId>:assign:<assignmentNo>`; writing the same key again changes nothing. */
+  key: string;
+  userId: string;
+  kind: LedgerEntryKind;
+  /** Signed integer cents from the account owner's side. */
+  amountCents: number;
+  issueId?: string;
+  description: string;
+}
+
+/** An entry as activities return it and the API shows it (JSON-safe: it crosses Temporal payloads). */
+export interface LedgerEntryJson {
+  id: number;
+  key: string;
+  userId: string;
+  kind: LedgerEntryKind;
+  amountCents: number;
+  issueId: string | null;
+  description: string;
+  billingDate: string;
+  createdAt: string;
+}
+
+export const ledgerEntryJson = ({ createdAt, ...entry }: LedgerEntryRow): LedgerEntryJson => ({
+  ...entry,
+  createdAt: createdAt.toISOString(),
+});
+
+/** A write the ledger refuses; retrying it can never succeed. `type` is the ApplicationFailure type. */
+export class LedgerEntryRefused extends Error {
+  constructor(
+    readonly type: 'Billing.InvalidEntry' | 'Billing.KeyReused',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function validateLedgerEntry(input: LedgerEntryInput): void {
+  const refuse = (message: string) => {
+    throw new LedgerEntryRefused('Billing.InvalidEntry', `ledger entry ${JSON.stringify(input.key)}: ${message}`);
+  };
+  if (typeof input.key !== 'string' || input.key.length === 0 || input.key.length > 200) refuse('key must be 1..200 characters');
+  if (typeof input.userId !== 'string' || !uuidPattern.test(input.userId)) refuse('userId must be a uuid');
+  if (!ledgerEntryKinds.includes(input.kind)) refuse(`kind must be one of ${ledgerEntryKinds.join(', ')}`);
+  // Integer cents only: a float or an unsafe integer would silently round in JSON or in bigint arithmetic.
+  if (!Number.isSafeInteger(input.amountCents) || input.amountCents === 0) {
+    refuse(`amountCents must be a non-zero safe integer, got ${String(input.amountCents)}`);
+  }
+  if (input.issueId !== undefined && (typeof input.issueId !== 'string' || !uuidPattern.test(input.issueId))) {
+    refuse('issueId must be a uuid');
+  }
+  if (typeof input.description !== 'string' || input.description.length > 1000) refuse('description must be at most 1000 characters');
+}
+
+const nextDate = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/** Lock key of a billing day: a class of our own and the day number, so it meets no other advisory lock. */
+const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}::date - date '2000-01-01')`;
+
+/**
+ * The billing day a new entry belongs to, share-locked until the transaction ends: the current local date
+ * in `timeZone` (taken from the database clock), unless that day is already closing or closed, then the
+ * earliest later day that is open. Missing days are created open.
+ */
+export async function chooseBillingDay(tx: Transaction, timeZone: string): Promise<string> {
+  const [today] = await tx.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
+  for (let date = today!.date; ; date = nextDate(date)) {
+    // MUTANT
+    await tx.insert(billingDays).values({ date }).onConflictDoNothing();
+    // A statement after the lock: in READ COMMITTED its snapshot includes a close that committed meanwhile.
+    const [day] = await tx.select({ status: billingDays.status }).from(billingDays).where(eq(billingDays.date, date));
+    if (day?.status === 'open') return date;
+  }
+}
+
+/**
+ * Appends the entry to `billingDate` and moves the account balance, once per key. Ordinary writers get the
+ * day from `chooseBillingDay` in the same transaction; the day-close may pass the day it is closing for
+ * its payouts. Answers the existing entry (and changes nothing) when the key was written before.
+ */
+export async function appendLedgerEntry(
+  tx: Transaction,
+  input: LedgerEntryInput,
+  billingDate: string,
+): Promise<{ entry: LedgerEntryJson; inserted: boolean }> {
+  validateLedgerEntry(input);
+  await tx.insert(accounts).values({ userId: input.userId }).onConflictDoNothing();
+  // A concurrent writer of the same key makes this wait for its commit, then do nothing.
+  const [inserted] = await tx
+    .insert(ledgerEntries)
+    .values({ ...input, issueId: input.issueId ?? null, billingDate })
+    .onConflictDoNothing({ target: ledgerEntries.key })
+    .returning();
+  if (!inserted) {
+    const [existing] = await tx.select().from(ledgerEntries).where(eq(ledgerEntries.key, input.key));
+    if (!existing) throw new Error(`ledger entry ${input.key} conflicted but cannot be read`);
+    // A key names one entry: the same key with other money is a bug in the writer, not a retry.
+    if (
+      existing.userId !== input.userId ||
+      existing.kind !== input.kind ||
+      existing.amountCents !== input.amountCents ||
+      existing.issueId !== (input.issueId ?? null)
+    ) {
+      throw new LedgerEntryRefused(
+        'Billing.KeyReused',
+        `ledger entry ${JSON.stringify(input.key)} exists with other content (${existing.kind} ${existing.amountCents} for ${existing.userId})`,
+      );
+    }
+    return { entry: ledgerEntryJson(existing), inserted: false };
+  }
+  await tx
+    .update(accounts)
+    .set({ balanceCents: sql`${accounts.balanceCents} + ${input.amountCents}`, updatedAt: sql`now()` })
+    .where(eq(accounts.userId, input.userId));
+  const entry = ledgerEntryJson(inserted);
+  await appendEvent(tx, {
+    name: 'billing.entry.recorded',
+    version: 1,
+    producer: 'billing',
+    data: {
+      entryId: entry.id,
+      key: entry.key,
+      userId: entry.userId,
+      kind: entry.kind,
+      amountCents: entry.amountCents,
+      billingDate: entry.billingDate,
+      issueId: entry.issueId,
+    },
+  });
+  return { entry, inserted: true };
+}
+
+/** Writes one entry in its own transaction: the billing day, the entry, the balance and the event commit together. */
+export async function recordLedgerEntry(db: Db, timeZone: string, input: LedgerEntryInput): Promise<LedgerEntryJson> {
+  return db.transaction(async (tx) => {
+    const billingDate = await chooseBillingDay(tx, timeZone);
+    return (await appendLedgerEntry(tx, input, billingDate)).entry;
+  });
+}
+
+/**
+ * Starts closing a day: status `closing` and the cut-off instant. Waits for every entry of the day still in
+ * flight to commit; entries that start later land in the next open day. A day that is already closing or
+ * closed is answered as it is, so a retried close changes nothing. This is the only way a day may leave
+ * `open`: a bare UPDATE of the status would not wait for in-flight entries.
+ *
+ * Commit soon after: until then every new entry waits. The cut-off is read from the clock once the lock is
+ * held, i.e. after the last entry of the day committed (`now()` is the transaction's start, which may be
+ * earlier). Do not call it while holding account row locks: an in-flight writer may be waiting for one.
+ */
+export async function beginClosingDay(tx: Transaction, date: string): Promise<BillingDayRow> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${dayLockKey(date)})`);
+  await tx.insert(billingDays).values({ date }).onConflictDoNothing();
+  const [day] = await tx.select().from(billingDays).where(eq(billingDays.date, date));
+  if (!day) throw new Error(`billing day ${date} vanished`);
+  if (day.status !== 'open') return day;
+  const [closing] = await tx
+    .update(billingDays)
+    .set({ status: 'closing', cutoffAt: sql`clock_timestamp()` })
+    .where(eq(billingDays.date, date))
+    .returning();
+  return closing!;
+}

@@ -1,0 +1,68 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Issue types: every save of a key is a new version; running issues keep the version they started with. */
+export const issueTypes = pgTable(
+  'issue_types',
+  {
+    key: text('key').notNull(),
+    version: integer('version').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    definition: jsonb('definition').notNull(),
+    createdBy: uuid('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.version] })],
+);
+
+/** Read model of every issue, written by the issue workflow on each step. */
+export const issues = pgTable(
+  'issues',
+  {
+    id: uuid('id').primaryKey(),
+    typeKey: text('type_key').notNull(),
+    typeVersion: integer('type_version').notNull(),
+    title: text('title').notNull(),
+    state: text('state').notNull(),
+    status: text('status', { enum: ['active', 'done'] }).notNull(),
+    context: jsonb('context').notNull(),
+    assigneeId: uuid('assignee_id'),
+    creatorId: uuid('creator_id').notNull(),
+    /** Number of the last recorded step: a late retry of an older step never overwrites a newer one. */
+    step: integer('step').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('issues_type_state_idx').on(t.typeKey, t.state, t.id),
+    index('issues_assignee_idx').on(t.assigneeId, t.id),
+    index('issues_active_type_idx').on(t.typeKey, t.id).where(sql`${t.status} = 'active'`),
+  ],
+);
+
+export const issueTransitions = pgTable(
+  'issue_transitions',
+  {
+    issueId: uuid('issue_id').notNull(),
+    step: integer('step').notNull(),
+    fromState: text('from_state'),
+    event: text('event').notNull(),
+    toState: text('to_state').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorRole: text('actor_role').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.issueId, t.step] })],
+);
+
+/** Which issues hear what is published to a topic (e.g. `inventory/<id>`). */
+export const topicSubscriptions = pgTable(
+  'topic_subscriptions',
+  {
+    topic: text('topic').notNull(),
+    issueId: uuid('issue_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.issueId] })],
+);

@@ -1,0 +1,17 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { issueTypes } from '../schema/issues.js';
+import { taskType } from './task.js';
+
+/** Built-in issue types, seeded as version 1 when their key does not exist yet. */
+export const builtinIssueTypes = [taskType];
+
+export async function ensureBuiltinIssueTypes(db: Db): Promise<void> {
+  for (const type of builtinIssueTypes) {
+    await db.execute(sql`
+      insert into ${issueTypes} (key, version, name, description, definition)
+      select ${type.key}, 1, ${type.name}, ${type.description}, ${JSON.stringify(type.definition)}::jsonb
+      where not exists (select 1 from ${issueTypes} where key = ${type.key})
+      on conflict do nothing`);
+  }
+}

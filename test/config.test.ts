@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, contexts, loadConfig } from '../lib/config.js';
+
+/** The ConfigError a bad environment raises, so a test can read its message. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+/** A line of the message that starts with the variable; a list variable also names the bad entry (WORKER_CONTEXTS.0). */
+const naming = (name: string) => new RegExp(`^\\s*${name}(\\.\\d+)?:`, 'm');
+
+describe('loadConfig', () => {
+  it('has working defaults for an empty environment: everything embedded', () => {
+    const config = loadConfig({});
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000 });
+    expect(config.dataDir).toBe(path.resolve('.data'));
+    expect(config.logLevel).toBe('info');
+    expect(config.temporal).toMatchObject({
+      address: undefined,
+      namespace: 'default',
+      cliPath: undefined,
+      port: 7233,
+      uiPort: 8233,
+      uiUrl: undefined,
+    });
+    expect(config.database).toMatchObject({ url: undefined, embeddedPort: 54329 });
+    expect(config.admin).toMatchObject({ email: undefined, password: undefined });
+    expect(config.jwt).toMatchObject({ secret: undefined, ttlSeconds: 12 * 60 * 60 });
+    expect(config.billing).toMatchObject({ timeZone: 'UTC', platformCommissionPercent: 20 });
+    expect(config.workers).toMatchObject({ contexts: [...contexts], bundlePath: undefined });
+  });
+
+  it('reads the variables it is given', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgresql://ates:secret@db:5432/ates',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'ates',
+      BILLING_TIMEZONE: 'Europe/Berlin',
+      WORKER_CONTEXTS: ' billing , notifications ',
+      JWT_SECRET: 'x'.repeat(32),
+      PLATFORM_COMMISSION_PERCENT: '15',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.database.url).toBe('postgresql://ates:secret@db:5432/ates');
+    expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'ates' });
+    expect(config.billing).toEqual({ timeZone: 'Europe/Berlin', platformCommissionPercent: 15 });
+    expect(config.workers.contexts).toEqual(['billing', 'notifications']);
+    expect(config.jwt.secret).toBe('x'.repeat(32));
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig({ DATABASE_URL: '', TEMPORAL_ADDRESS: '  ', ADMIN_EMAIL: '' });
+    expect(config.database.url).toBeUndefined();
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.admin.email).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['BILLING_TIMEZONE', 'Mars/Base'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'not a url'],
+    ['WORKER_CONTEXTS', 'nope'],
+    ['WORKER_CONTEXTS', 'billing,nope'],
+    ['WORKER_CONTEXTS', ','],
+    ['LOG_LEVEL', 'verbose'],
+    ['TEMPORAL_UI_PORT', '0'],
+    ['JWT_SECRET', 'too-short'],
+    ['JWT_TTL_SECONDS', '-5'],
+    ['ADMIN_EMAIL', 'admin'],
+    ['ADMIN_PASSWORD', 'short'],
+    ['PLATFORM_COMMISSION_PERCENT', '101'],
+    ['SMTP_URL', 'http://mail.local'],
+  ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toMatch(naming(name));
+  });
+
+  it('names every bad variable at once', () => {
+    const error = configError({ PORT: 'abc', BILLING_TIMEZONE: 'Mars/Base', DATABASE_URL: 'mysql://x', WORKER_CONTEXTS: 'nope' });
+    for (const name of ['PORT', 'BILLING_TIMEZONE', 'DATABASE_URL', 'WORKER_CONTEXTS']) expect(error.message).toMatch(naming(name));
+    expect(error.message).toContain('IANA time zone');
+  });
+});

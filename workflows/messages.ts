@@ -1,0 +1,85 @@
+// Messages of the issue and shuffle workflows: the one place both the API and the workflows import.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Actor, IssueContext } from './statechart/catalog.js';
+import type { IssueTypeDefinition } from './statechart/machine.js';
+
+export const issueWorkflowId = (issueId: string) => `issue-${issueId}`;
+export const shuffleWorkflowId = (shuffleId: string) => `shuffle-${shuffleId}`;
+
+/** An issue as its workflow sees it, with the events the asking user may send now. */
+export interface IssueView {
+  id: string;
+  type: string;
+  version: number;
+  title: string;
+  state: string;
+  status: 'active' | 'done';
+  context: IssueContext;
+  assigneeId: string | null;
+  creatorId: string;
+  step: number;
+  allowedEvents: string[];
+}
+
+export interface PinnedIssueType {
+  key: string;
+  version: number;
+  definition: IssueTypeDefinition;
+}
+
+/** Timers and state carried into a new run by continue-as-new. */
+export interface CarriedState {
+  value: unknown;
+  context: IssueContext;
+  step: number;
+  timers: { id: string; event: { type: string }; remainingMs: number }[];
+}
+
+export interface IssueWorkflowInput {
+  issueId: string;
+  type: PinnedIssueType;
+  title: string;
+  creator: Actor;
+  context: IssueContext;
+  carried?: CarriedState;
+}
+
+export interface SendEventInput {
+  type: string;
+  data?: Record<string, unknown>;
+  actor: Actor;
+}
+
+export interface TopicDelivery {
+  topic: string;
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+/** Answers once the issue has settled (no effect running): how creation returns the settled issue. */
+export const settledUpdate = defineUpdate<IssueView, [Actor]>('settled');
+/** Sends a user's event; the validator refuses what is not allowed now, without touching history. */
+export const sendEventUpdate = defineUpdate<IssueView, [SendEventInput]>('sendEvent');
+/** Something was published to a topic the issue subscribed to. */
+export const deliverSignal = defineSignal<[TopicDelivery]>('deliver');
+/** The live issue, with the events the given user may send. */
+export const issueQuery = defineQuery<IssueView, [Actor]>('issue');
+
+export interface ShuffleInput {
+  shuffleId: string;
+  actor: Actor;
+  batchSize?: number;
+}
+
+export interface ShuffleProgress {
+  shuffleId: string;
+  status: 'running' | 'completed';
+  /** Open tasks found so far (the last page is read when the shuffle ends). */
+  seen: number;
+  reassigned: number;
+  /** Tasks that were done, or no longer open, by the time their turn came. */
+  skipped: number;
+  startedBy: string;
+}
+
+export const shuffleProgressQuery = defineQuery<ShuffleProgress>('progress');

@@ -1,0 +1,27 @@
+// Reassigns every open task to a random active worker, a batch at a time, with progress as a query.
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type { IssueActivities } from '../activities/types.js';
+import { shuffleProgressQuery, type ShuffleInput, type ShuffleProgress } from './messages.js';
+import { activityPolicies } from './policies.js';
+import { taskQueues } from './task-queues.js';
+
+const tasks = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.effect });
+const batches = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.shuffleBatch });
+
+export async function shuffleWorkflow({ shuffleId, actor, batchSize = 200 }: ShuffleInput): Promise<ShuffleProgress> {
+  const progress: ShuffleProgress = { shuffleId, status: 'running', seen: 0, reassigned: 0, skipped: 0, startedBy: actor.id };
+  setHandler(shuffleProgressQuery, () => progress);
+
+  // Keyset paging over the read model: tasks created meanwhile are shuffled if their id comes later.
+  for (let after: string | undefined; ; ) {
+    const issueIds = await tasks.listOpenTasks({ after, limit: batchSize });
+    if (issueIds.length === 0) break;
+    progress.seen += issueIds.length;
+    const result = await batches.shuffleTasks({ shuffleId, actor, issueIds });
+    progress.reassigned += result.reassigned;
+    progress.skipped += result.skipped;
+    after = issueIds.at(-1);
+  }
+  progress.status = 'completed';
+  return progress;
+}

@@ -1,0 +1,155 @@
+// Builds an XState machine from a stored issue-type definition and steps it with XState's pure
+// `initialTransition` / `transition`: no actor, no timers, no side effects — the workflow runs those.
+import {
+  assign,
+  initialTransition,
+  setup,
+  transition,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type StateValue,
+} from 'xstate';
+import { guards, isSystemEventType, type Actor, type IssueContext, type IssueEvent } from './catalog.js';
+import { resolveExpressions, type ExpressionScope } from './expressions.js';
+
+/** A statechart in XState v5 config form, as stored (JSON). */
+export type IssueTypeDefinition = Record<string, unknown> & { initial?: string; states?: Record<string, unknown> };
+
+/** Durations an `after` key may use besides milliseconds: 30s, 15m, 2h, 1d; or `$context.field` holding one. */
+const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (typeof value !== 'string') return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const match = durationPattern.exec(value);
+  return match ? Number(match[1]) * unitMs[match[2] as keyof typeof unitMs] : undefined;
+}
+
+/** Every `after` key in the definition that is not plain milliseconds. */
+export function namedDelays(definition: unknown): string[] {
+  const names = new Set<string>();
+  const walk = (node: unknown) => {
+    if (!node || typeof node !== 'object') return;
+    const state = node as { after?: Record<string, unknown>; states?: Record<string, unknown> };
+    for (const key of Object.keys(state.after ?? {})) if (!/^\d+$/.test(key)) names.add(key);
+    for (const child of Object.values(state.states ?? {})) walk(child);
+  };
+  walk(definition);
+  return [...names];
+}
+
+function delayFor(name: string) {
+  const field = /^\$context\.([A-Za-z_]\w*)$/.exec(name)?.[1];
+  if (field) {
+    // A missing or bad value must not fire at once: treat it as "never" (about 24 days, the max timer).
+    return ({ context }: { context: IssueContext }) => parseDuration(context[field]) ?? 2 ** 31 - 1;
+  }
+  return parseDuration(name) ?? 2 ** 31 - 1;
+}
+
+/** The machine for a definition; `issue` scopes expressions (`$issue.id`). */
+export function buildMachine(definition: IssueTypeDefinition, issue: { id: string; type: string }): AnyStateMachine {
+  const scope = (context: IssueContext, event: unknown): ExpressionScope => ({ context, event, issue });
+  const { context: defaults, ...config } = definition;
+  const machine = setup({
+    types: {} as { context: IssueContext; events: IssueEvent; input: IssueContext },
+    guards: {
+      isAssignee: (args) => guards.isAssignee.test(args),
+      isUser: (args, params: { field: string }) => guards.isUser.test(args, params),
+      hasRole: (args, params: { roles: string[] }) => guards.hasRole.test(args, params),
+      contextEquals: (args, params: { field: string; value: unknown }) => guards.contextEquals.test(args, params),
+    },
+    actions: {
+      set: assign(({ context, event }, params: Record<string, unknown>) => resolveExpressions(params, scope(context, event))),
+      increment: assign(({ context }, params: { field: string; by?: number }) => ({
+        [params.field]: (Number(context[params.field]) || 0) + (params.by ?? 1),
+      })),
+      setRandomInt: assign((_, params: { field: string; min: number; max: number; step?: number }) => {
+        const step = params.step ?? 1;
+        const choices = Math.floor((params.max - params.min) / step) + 1;
+        // Math.random is seeded per workflow run by Temporal, so replay picks the same value.
+        return { [params.field]: params.min + step * Math.floor(Math.random() * choices) };
+      }),
+    },
+    delays: Object.fromEntries(namedDelays(definition).map((name) => [name, delayFor(name)])),
+  }).createMachine({
+    ...(config as object),
+    id: typeof config.id === 'string' ? config.id : issue.type,
+    context: ({ input }: { input: IssueContext }) => ({ ...(defaults as IssueContext | undefined), ...input }),
+  } as never);
+  return machine as unknown as AnyStateMachine;
+}
+
+/** An effect or scheduling instruction produced by a transition, reduced to plain data. */
+export type StepAction =
+  | { kind: 'effect'; type: string; params: unknown; context: IssueContext; event: unknown }
+  | { kind: 'schedule'; id: string; delayMs: number; event: IssueEvent }
+  | { kind: 'cancel'; id: string };
+
+interface XStateAction {
+  type: string;
+  params?: unknown;
+  info?: { context?: IssueContext; event?: unknown };
+}
+
+function toStepActions(actions: readonly XStateAction[]): StepAction[] {
+  const out: StepAction[] = [];
+  for (const action of actions) {
+    if (action.type === 'xstate.raise') {
+      const p = action.params as { id?: string; delay?: number; event: IssueEvent };
+      // Delayed transitions (`after`) come as delayed raises; immediate raises are already applied.
+      if (p.delay !== undefined) out.push({ kind: 'schedule', id: p.id ?? p.event.type, delayMs: p.delay, event: p.event });
+    } else if (action.type === 'xstate.cancel') {
+      out.push({ kind: 'cancel', id: (action.params as { sendId: string }).sendId });
+    } else if (!action.type.startsWith('xstate.')) {
+      out.push({
+        kind: 'effect',
+        type: action.type,
+        params: action.params,
+        context: action.info?.context ?? {},
+        event: action.info?.event,
+      });
+    }
+  }
+  return out;
+}
+
+export function start(machine: AnyStateMachine, input: IssueContext): [AnyMachineSnapshot, StepAction[]] {
+  const [snapshot, actions] = initialTransition(machine, input);
+  return [snapshot, toStepActions(actions as readonly XStateAction[])];
+}
+
+export function step(machine: AnyStateMachine, snapshot: AnyMachineSnapshot, event: IssueEvent): [AnyMachineSnapshot, StepAction[]] {
+  const [next, actions] = transition(machine, snapshot, event);
+  return [next, toStepActions(actions as readonly XStateAction[])];
+}
+
+export function restore(machine: AnyStateMachine, value: StateValue, context: IssueContext): AnyMachineSnapshot {
+  return machine.resolveState({ value, context });
+}
+
+/** `open`, `review.waiting`, or `a.x|b.y` for parallel states: what the read model and search attribute show. */
+export function stateName(value: StateValue): string {
+  if (typeof value === 'string') return value;
+  const parts = Object.entries(value).map(([key, child]) => {
+    const inner = child === undefined ? '' : stateName(child as StateValue);
+    return inner ? `${key}.${inner}` : key;
+  });
+  return parts.join('|');
+}
+
+/** Event types that change something now, i.e. some transition of an active state handles them. */
+export function handledEventTypes(snapshot: AnyMachineSnapshot): string[] {
+  const nodes = (snapshot as unknown as { _nodes: { ownEvents: string[] }[] })._nodes;
+  return [...new Set(nodes.flatMap((node) => node.ownEvents))];
+}
+
+/** What a user may send now: handled, not a system event, and every guard on the way passes. */
+export function allowedEvents(snapshot: AnyMachineSnapshot, actor: Actor): string[] {
+  if (snapshot.status !== 'active') return [];
+  return handledEventTypes(snapshot).filter(
+    (type) => !isSystemEventType(type) && !type.startsWith('xstate.') && snapshot.can({ type, actor, data: {} }),
+  );
+}

@@ -1,0 +1,187 @@
+// Validates an issue-type definition completely when it is saved: shape, catalog names and params,
+// delays, expressions, and every transition target (resolved by XState itself).
+import type { AnyStateMachine } from 'xstate';
+import type { z } from 'zod';
+import { contextActions, effects, emitAction, guards } from './catalog.js';
+import { badExpressionPaths } from './expressions.js';
+import { buildMachine, parseDuration, type IssueTypeDefinition } from './machine.js';
+
+export interface DefinitionError {
+  /** JSON path into the definition, e.g. `states.open.on.complete.actions[0].type`. */
+  path: string;
+  message: string;
+}
+
+const stateKeys = new Set(['id', 'type', 'initial', 'description', 'meta', 'entry', 'exit', 'on', 'after', 'always', 'states', 'history', 'target', 'tags']);
+const rootOnlyKeys = new Set(['context', 'version']);
+const transitionKeys = new Set(['target', 'guard', 'actions', 'reenter', 'description', 'meta']);
+const eventTypePattern = /^[a-z][A-Za-z0-9_]*(\.[a-z][A-Za-z0-9_]*)*$/;
+const stateNamePattern = /^[A-Za-z_][\w-]*$/;
+const maxStates = 200;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  !!value && typeof value === 'object' && !Array.isArray(value);
+
+export function validateDefinition(definition: unknown, typeKey = 'issue'): DefinitionError[] {
+  const errors: DefinitionError[] = [];
+  const fail = (path: string, message: string) => errors.push({ path: path || '(root)', message });
+  let stateCount = 0;
+  /** Targets to resolve once every state is known: [json path, owning state path, target]. */
+  const targets: [string, string[], string][] = [];
+  const ids = new Map<string, string[]>();
+  const statePaths: string[][] = [];
+
+  const params = (path: string, schema: z.ZodType, value: unknown) => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) fail([path, ...issue.path.map(String)].join('.'), issue.message);
+    }
+    for (const bad of badExpressionPaths(value)) fail(path, `${bad}: expressions start at context, event or issue`);
+  };
+
+  const reference = (path: string, ref: unknown): { type: string; params?: unknown } | undefined => {
+    if (typeof ref === 'string') return { type: ref };
+    if (isObject(ref) && typeof ref.type === 'string') {
+      const extra = Object.keys(ref).filter((key) => key !== 'type' && key !== 'params');
+      if (extra.length) fail(path, `unknown key(s) ${extra.join(', ')}: a reference has only type and params`);
+      return { type: ref.type, params: ref.params };
+    }
+    fail(path, 'expected a name or { type, params }');
+    return undefined;
+  };
+
+  const actions = (path: string, value: unknown) => {
+    const list = Array.isArray(value) ? value : [value];
+    list.forEach((item, index) => {
+      const at = Array.isArray(value) ? `${path}[${index}]` : path;
+      const ref = reference(at, item);
+      if (!ref) return;
+      const entry =
+        ref.type === 'emit'
+          ? emitAction
+          : (contextActions as Record<string, { params: z.ZodType }>)[ref.type] ??
+            (effects as Record<string, { params: z.ZodType }>)[ref.type];
+      if (!entry || !Object.hasOwn({ ...contextActions, ...effects, emit: 1 }, ref.type)) {
+        fail(`${at}.type`, `unknown action "${ref.type}"; the catalog has ${[...Object.keys(contextActions), ...Object.keys(effects), 'emit'].join(', ')}`);
+        return;
+      }
+      params(`${at}.params`, entry.params, ref.params);
+    });
+  };
+
+  const guard = (path: string, value: unknown) => {
+    const ref = reference(path, value);
+    if (!ref) return;
+    if (!Object.hasOwn(guards, ref.type)) {
+      fail(`${path}.type`, `unknown guard "${ref.type}"; the catalog has ${Object.keys(guards).join(', ')}`);
+      return;
+    }
+    params(`${path}.params`, guards[ref.type as keyof typeof guards].params, ref.params);
+  };
+
+  const transitions = (path: string, owner: string[], value: unknown) => {
+    const list = Array.isArray(value) ? value : [value];
+    list.forEach((item, index) => {
+      const at = Array.isArray(value) ? `${path}[${index}]` : path;
+      if (item === undefined) return;
+      if (typeof item === 'string') return void targets.push([at, owner, item]);
+      if (!isObject(item)) return fail(at, 'expected a target name or a transition object');
+      const list = Array.isArray(item.target) ? item.target : [item.target];
+      list.forEach((target, i) => {
+        if (typeof target === 'string') targets.push([Array.isArray(item.target) ? `${at}.target[${i}]` : `${at}.target`, owner, target]);
+      });
+      for (const key of Object.keys(item)) if (!transitionKeys.has(key)) fail(`${at}.${key}`, 'unknown transition key');
+      if (item.target !== undefined && typeof item.target !== 'string' && !Array.isArray(item.target)) {
+        fail(`${at}.target`, 'expected a state name');
+      }
+      if (item.guard !== undefined) guard(`${at}.guard`, item.guard);
+      if (item.actions !== undefined) actions(`${at}.actions`, item.actions);
+    });
+  };
+
+  const state = (path: string, names: string[], node: unknown, isRoot: boolean) => {
+    if (!isObject(node)) return fail(path, 'expected a state object');
+    if (++stateCount > maxStates) return fail(path, `at most ${maxStates} states`);
+    statePaths.push(names);
+    if (typeof node.id === 'string') ids.set(node.id, names);
+    const prefix = path ? `${path}.` : '';
+    for (const key of Object.keys(node)) {
+      if (!stateKeys.has(key) && !(isRoot && rootOnlyKeys.has(key))) fail(`${prefix}${key}`, 'unknown state key');
+    }
+    if (node.type !== undefined && !['atomic', 'compound', 'parallel', 'final', 'history'].includes(node.type as string)) {
+      fail(`${prefix}type`, 'expected atomic, compound, parallel, final or history');
+    }
+    if (isRoot && node.context !== undefined && !isObject(node.context)) fail('context', 'expected an object');
+    if (node.entry !== undefined) actions(`${prefix}entry`, node.entry);
+    if (node.exit !== undefined) actions(`${prefix}exit`, node.exit);
+    if (node.on !== undefined) {
+      if (!isObject(node.on)) fail(`${prefix}on`, 'expected an object of event types');
+      else
+        for (const [type, value] of Object.entries(node.on)) {
+          if (!eventTypePattern.test(type)) fail(`${prefix}on.${type}`, 'event types are words, dotted for system events (inventory.started)');
+          transitions(`${prefix}on.${type}`, names, value);
+        }
+    }
+    if (node.after !== undefined) {
+      if (!isObject(node.after)) fail(`${prefix}after`, 'expected an object of delays');
+      else
+        for (const [delay, value] of Object.entries(node.after)) {
+          if (parseDuration(delay) === undefined && !/^\$context\.[A-Za-z_]\w*$/.test(delay)) {
+            fail(`${prefix}after.${delay}`, 'a delay is milliseconds, a duration (30s, 15m, 2h, 1d) or $context.field');
+          }
+          transitions(`${prefix}after.${delay}`, names, value);
+        }
+    }
+    if (node.always !== undefined) transitions(`${prefix}always`, names, node.always);
+    if (node.states !== undefined) {
+      if (!isObject(node.states) || Object.keys(node.states).length === 0) return fail(`${prefix}states`, 'expected at least one state');
+      for (const [name, child] of Object.entries(node.states)) {
+        if (!stateNamePattern.test(name)) fail(`${prefix}states.${name}`, 'state names are letters, digits, _ and -');
+        state(`${prefix}states.${name}`, [...names, name], child, false);
+      }
+      if (node.type !== 'parallel') {
+        if (typeof node.initial !== 'string') fail(`${prefix}initial`, 'a compound state names its initial child state');
+        else if (!Object.hasOwn(node.states, node.initial)) fail(`${prefix}initial`, `no child state "${node.initial}"`);
+      }
+    } else if (isRoot) {
+      fail('states', 'a statechart needs states');
+    }
+  };
+
+  state('', [], definition, true);
+
+  // XState's target rules: `#id` anywhere, `.child` below the state, `sibling` or `sibling.child` beside it.
+  const known = new Set(statePaths.map((names) => names.join('.')));
+  for (const [path, owner, target] of targets) {
+    let resolved: string[] | undefined;
+    if (target.startsWith('#')) {
+      const [id, ...rest] = target.slice(1).split('.');
+      const base = ids.get(id ?? '') ?? (id === typeKey ? [] : undefined);
+      resolved = base && [...base, ...rest];
+    } else if (target.startsWith('.')) resolved = [...owner, ...target.slice(1).split('.')];
+    else resolved = [...owner.slice(0, -1), ...target.split('.')];
+    if (!resolved || !known.has(resolved.join('.'))) fail(path, `no state "${target}" to go to from ${owner.join('.') || 'the root'}`);
+  }
+  if (errors.length) return errors;
+
+  // Targets are resolved by XState itself, node by node, so the error names the state it belongs to.
+  let machine: AnyStateMachine;
+  try {
+    machine = buildMachine(definition as IssueTypeDefinition, { id: 'validation', type: typeKey });
+  } catch (error) {
+    return [{ path: '(root)', message: (error as Error).message }];
+  }
+  const walk = (node: AnyStateMachine['root'], path: string) => {
+    try {
+      void node.transitions;
+      void node.after;
+      void node.always;
+      void node.initial;
+    } catch (error) {
+      fail(path, (error as Error).message);
+    }
+    for (const [name, child] of Object.entries(node.states)) walk(child, path ? `${path}.states.${name}` : `states.${name}`);
+  };
+  walk(machine.root, '');
+  return errors;
+}
