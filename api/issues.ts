@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, lt, max, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { stableUuid } from '../activities/issues.js';
 import type { Role } from '../db/schema/auth.js';
@@ -249,17 +249,12 @@ export function issueRoutes(deps: ApiDeps) {
       responses: { 200: jsonContent(z.object({ items: z.array(IssueTypeSchema) }), 'The latest version of every type'), 401: authResponses[401] },
     }),
     async (c) => {
-      const latest = db
-        .select({ key: issueTypes.key, version: max(issueTypes.version).as('version') })
-        .from(issueTypes)
-        .groupBy(issueTypes.key)
-        .as('latest');
+      // The highest version of each key: the first row per key in this order.
       const rows = await db
-        .select()
+        .selectDistinctOn([issueTypes.key])
         .from(issueTypes)
-        .innerJoin(latest, and(eq(issueTypes.key, latest.key), eq(issueTypes.version, latest.version)))
-        .orderBy(asc(issueTypes.key));
-      return c.json({ items: rows.map((row) => typeJson(row.issue_types)) }, 200);
+        .orderBy(asc(issueTypes.key), desc(issueTypes.version));
+      return c.json({ items: rows.map(typeJson) }, 200);
     },
   );
 

@@ -97,7 +97,7 @@ const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}:
 export async function chooseBillingDay(tx: Transaction, timeZone: string): Promise<string> {
   const [today] = await tx.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
   for (let date = today!.date; ; date = nextDate(date)) {
-    // MUTANT
+    await tx.execute(sql`select pg_advisory_xact_lock_shared(${dayLockKey(date)})`);
     await tx.insert(billingDays).values({ date }).onConflictDoNothing();
     // A statement after the lock: in READ COMMITTED its snapshot includes a close that committed meanwhile.
     const [day] = await tx.select({ status: billingDays.status }).from(billingDays).where(eq(billingDays.date, date));

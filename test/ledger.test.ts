@@ -202,7 +202,7 @@ describe('closing a billing day while entries are written', () => {
   it('puts every entry in exactly one day and none in the closed day after its cut-off', async () => {
     const billing = createBillingActivities(h.services.deps);
     const users = Array.from({ length: 8 }, () => randomUUID());
-    const [{ today }] = (await h.database.sql`select (now() at time zone 'UTC')::date::text as today`) as unknown as [{ today: string }];
+    const [{ today }] = await h.database.sql<[{ today: string }]>`select (now() at time zone 'UTC')::date::text as today`;
     const daySum = async (date: string) => {
       const [row] = await h.database.sql`
         select count(*)::int as n, coalesce(sum(amount_cents), 0)::bigint::text as sum from ledger_entries where billing_date = ${date}`;
@@ -225,11 +225,15 @@ describe('closing a billing day while entries are written', () => {
         written.push({ entry: await billing.recordLedgerEntry(input), startedAfterClose });
       }
     };
+    const writers = Promise.all(Array.from({ length: 32 }, (_, w) => writer(w)));
+    // Waits for the writers to get that far; a writer's failure fails the test at once.
     const until = async (condition: () => boolean) => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+      const reached = (async () => {
+        while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+      })();
+      await Promise.race([reached, writers]);
     };
 
-    const writers = Array.from({ length: 32 }, (_, w) => writer(w));
     await until(() => written.length >= 150);
     const day = await h.database.db.transaction((tx) => beginClosingDay(tx, today));
     closed = true;
@@ -237,7 +241,7 @@ describe('closing a billing day while entries are written', () => {
     const writtenAtClose = written.length;
     await until(() => written.length >= writtenAtClose + 150);
     stop = true;
-    await Promise.all(writers);
+    await writers;
 
     expect(day).toMatchObject({ date: today, status: 'closing' });
     expect(day.cutoffAt).toBeInstanceOf(Date);

@@ -47,9 +47,12 @@ export async function startWorkers(options: {
   if (!runtimeInstalled) {
     // The SDK's info lines are noise for an operator; warnings and errors go through our logger.
     Runtime.install({
-      logger: new DefaultLogger('WARN', ({ level, message }) =>
-        level === 'ERROR' ? deps.log.error(`temporal: ${message}`) : deps.log.warn(`temporal: ${message}`),
-      ),
+      logger: new DefaultLogger('WARN', ({ level, message }) => {
+        // An activity-only queue has no workflows by design; that is not worth a warning.
+        if (/^No (workflows|activities) registered/.test(message)) return;
+        if (level === 'ERROR') deps.log.error(`temporal: ${message}`);
+        else deps.log.warn(`temporal: ${message}`);
+      }),
     });
     runtimeInstalled = true;
   }

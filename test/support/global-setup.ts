@@ -6,7 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase, openDatabase } from '../../db/client.js';
 import { ensureBuiltinIssueTypes } from '../../db/seed/issue-types.js';
-import { searchPath } from '../../lib/config.js';
+import { loadConfig, searchPath } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-server.js';
@@ -30,7 +30,7 @@ export default async function setup(project: TestProject) {
   chmodSync(scratch, 0o755);
   const templateDatabase = 'ates_template';
 
-  const cli = findTemporalCli({ searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
+  const cli = findTemporalCli({ cliPath: loadConfig().temporal.cliPath, searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
   if (!cli) throw new Error('tests need the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
 
   const stops: (() => Promise<void>)[] = [];

@@ -34,7 +34,9 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
   const params = (path: string, schema: z.ZodType, value: unknown) => {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) fail([path, ...issue.path.map(String)].join('.'), issue.message);
+      // Array indexes as `[0]`, like every other path in the definition.
+      const at = (key: PropertyKey) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`);
+      for (const issue of parsed.error.issues) fail(path + issue.path.map(at).join(''), issue.message);
     }
     for (const bad of badExpressionPaths(value)) fail(path, `${bad}: expressions start at context, event or issue`);
   };

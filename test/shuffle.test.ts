@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../db/schema/auth.js';
+import { ledgerEntries } from '../db/schema/billing.js';
+import { issues, issueTransitions } from '../db/schema/issues.js';
+import { domainEvents } from '../db/schema/platform.js';
+import { updateUser } from '../db/users.js';
+import { startHarness, type Harness, type TestUser } from './support/harness.js';
+
+let h: Harness;
+let manager: TestUser;
+let admin: TestUser;
+beforeAll(async () => {
+  h = await startHarness();
+  [manager, admin] = [await h.user('manager'), await h.user('admin')];
+});
+afterAll(() => h?.stop());
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function inBatches<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!, index);
+  };
+  await Promise.all(Array.from({ length: limit }, lane));
+  return results;
+}
+
+async function deactivateActiveWorkers() {
+  const active = await h.database.db.select({ id: users.id }).from(users).where(and(eq(users.role, 'worker'), eq(users.status, 'active')));
+  for (const { id } of active) await updateUser(h.database.db, id, { status: 'deactivated' });
+}
+
+describe('POST /tasks/shuffle access', () => {
+  it('is refused to workers and clients, and an unknown shuffle is 404', async () => {
+    for (const role of ['worker', 'client'] as const) {
+      const res = await h.request('POST', '/tasks/shuffle', { token: (await h.user(role)).token });
+      expect(res.status, role).toBe(403);
+    }
+    const unknown = await h.request('GET', `/tasks/shuffles/${randomUUID()}`, { token: manager.token });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/problem+json');
+  });
+});
+
+describe('a task created while no worker is active', () => {
+  it('waits unassigned and is assigned as soon as an admin creates a worker', async () => {
+    await deactivateActiveWorkers();
+    const created = await h.request('POST', '/tasks', { token: manager.token, body: { title: 'Nobody to feed the parrots' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ state: 'unassigned', status: 'active', assigneeId: null });
+    const taskId: string = created.body.id;
+
+    const email = `late-worker-${randomUUID().slice(0, 8)}@test.local`;
+    const hired = await h.request('POST', '/users', { token: admin.token, body: { name: 'Late worker', email, role: 'worker', password: 'popug-password' } });
+    expect(hired.status, JSON.stringify(hired.body)).toBe(201);
+
+    let task = created.body;
+    for (const deadline = Date.now() + 10_000; task.state !== 'open' && Date.now() < deadline; await sleep(50)) {
+      task = (await h.request('GET', `/issues/${taskId}`, { token: manager.token })).body;
+    }
+    expect(task).toMatchObject({ state: 'open', assigneeId: hired.body.id });
+    const history = await h.request('GET', `/issues/${taskId}/history`, { token: manager.token });
+    expect(history.body.items.map((t: any) => [t.from, t.event, t.to])).toEqual([
+      [null, 'issue.created', 'assigning'],
+      ['assigning', 'assignee.unavailable', 'unassigned'],
+      ['unassigned', 'worker.available', 'assigning'],
+      ['assigning', 'assignee.assigned', 'open'],
+    ]);
+    const fees = await h.database.db.select().from(ledgerEntries).where(and(eq(ledgerEntries.issueId, taskId), eq(ledgerEntries.kind, 'assign_fee')));
+    expect(fees.map((fee) => fee.userId)).toEqual([hired.body.id]);
+
+    // Leave no worker behind whose token the other tests do not hold.
+    await updateUser(h.database.db, hired.body.id, { status: 'deactivated' });
+  });
+});
+
+describe('a shuffle of 500 open tasks while their assignees complete 100 of them', () => {
+  it('ends with every open task on an active worker, one fee per assignment, one reward per done task, and no done task moved', async () => {
+    await deactivateActiveWorkers();
+    const workers = await Promise.all(Array.from({ length: 5 }, () => h.user('worker')));
+    const tokenOf = new Map(workers.map((w) => [w.id, w.token]));
+
+    const started = Date.now();
+    const taskIds = await inBatches(Array.from({ length: 500 }, (_, n) => n), 25, async (n) => {
+      const res = await h.request('POST', '/tasks', { token: manager.token, body: { title: `Shuffle me #${n}` } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(tokenOf.has(res.body.assigneeId)).toBe(true);
+      return res.body.id as string;
+    });
+    console.info(`created 500 tasks in ${Date.now() - started} ms`);
+
+    // Open tasks left by other tests are shuffled too.
+    const [{ openBefore }] = (await h.database.db
+      .select({ openBefore: sql<number>`count(*)::int` })
+      .from(issues)
+      .where(and(eq(issues.typeKey, 'task'), eq(issues.status, 'active')))) as [{ openBefore: number }];
+    const shuffle = await h.request('POST', '/tasks/shuffle', { token: manager.token });
+    expect(shuffle.status, JSON.stringify(shuffle.body)).toBe(202);
+    expect(shuffle.body).toMatchObject({ status: 'running', startedBy: manager.id });
+    const shuffleId: string = shuffle.body.id;
+
+    // Progress, read throughout; the completions below run meanwhile.
+    const polls: { status: string; seen: number; reassigned: number; skipped: number }[] = [];
+    const watching = (async () => {
+      for (const deadline = Date.now() + 50_000; polls.at(-1)?.status !== 'completed'; await sleep(100)) {
+        if (Date.now() > deadline) throw new Error(`shuffle not completed: ${JSON.stringify(polls.at(-1))}`);
+        const res = await h.request('GET', `/tasks/shuffles/${shuffleId}`, { token: manager.token });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        polls.push(res.body);
+      }
+    })();
+
+    /** Completes the task as whoever is its assignee now; the shuffle may move it between our reads. */
+    const completeByAssignee = async (taskId: string) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const task = (await h.request('GET', `/issues/${taskId}`, { token: manager.token })).body;
+        if (task.state === 'open') {
+          const res = await h.request('POST', `/tasks/${taskId}/complete`, { token: tokenOf.get(task.assigneeId) });
+          if (res.status === 200) return res.body;
+          // 409: the shuffle took it into `assigning` first; 403: it now belongs to someone else.
+          expect([403, 409], JSON.stringify(res.body)).toContain(res.status);
+        }
+        await sleep(20);
+      }
+      throw new Error(`task ${taskId} could not be completed`);
+    };
+    const toComplete = taskIds.filter((_, n) => n % 5 === 2);
+    const completed = await inBatches(toComplete, 10, completeByAssignee);
+    expect(completed.every((task) => task.state === 'done')).toBe(true);
+    await watching;
+    console.info(`shuffled with ${polls.length} progress reads in ${Date.now() - started} ms since creation began`);
+
+    // Progress was readable while running and only ever grew.
+    expect(polls[0]!.status).toBe('running');
+    for (const [index, poll] of polls.entries()) {
+      const before = polls[index - 1];
+      if (!before) continue;
+      expect(poll.seen).toBeGreaterThanOrEqual(before.seen);
+      expect(poll.reassigned).toBeGreaterThanOrEqual(before.reassigned);
+      expect(poll.skipped).toBeGreaterThanOrEqual(before.skipped);
+    }
+    const final = polls.at(-1)!;
+    expect(final.reassigned + final.skipped).toBe(final.seen);
+    expect(final.seen).toBeGreaterThanOrEqual(400);
+    expect(final.seen).toBeLessThanOrEqual(openBefore);
+
+    const { db } = h.database;
+    const rows = await db.select().from(issues).where(inArray(issues.id, taskIds));
+    const done = rows.filter((row) => row.status === 'done');
+    const open = rows.filter((row) => row.status === 'active');
+    expect(done.map((row) => row.id).sort()).toEqual([...toComplete].sort());
+    expect(open).toHaveLength(400);
+
+    // Every still-open task sits on an active worker.
+    const activeWorkers = new Set(
+      (await db.select({ id: users.id }).from(users).where(and(eq(users.role, 'worker'), eq(users.status, 'active')))).map((u) => u.id),
+    );
+    for (const row of await db.select().from(issues).where(and(eq(issues.typeKey, 'task'), eq(issues.status, 'active')))) {
+      expect(row.state, row.id).toBe('open');
+      expect(activeWorkers.has(row.assigneeId!), row.id).toBe(true);
+    }
+
+    // One fee entry per assignment, the latest charged to the current assignee; one reward per done task, to its assignee.
+    const entries = await db.select().from(ledgerEntries).where(inArray(ledgerEntries.issueId, taskIds)).orderBy(ledgerEntries.id);
+    const assignedEvents = await db
+      .select({ taskId: sql<string>`${domainEvents.data}->>'taskId'`, count: sql<number>`count(*)::int` })
+      .from(domainEvents)
+      .where(eq(domainEvents.name, 'task.assigned'))
+      .groupBy(sql`${domainEvents.data}->>'taskId'`);
+    const assignedCount = new Map(assignedEvents.map((e) => [e.taskId, e.count]));
+    const transitions = await db.select().from(issueTransitions).where(inArray(issueTransitions.issueId, taskIds)).orderBy(issueTransitions.step);
+    for (const row of rows) {
+      const context = row.context as { assignments: number; assignFeeCents: number; rewardCents: number };
+      const fees = entries.filter((e) => e.issueId === row.id && e.kind === 'assign_fee');
+      const rewards = entries.filter((e) => e.issueId === row.id && e.kind === 'reward');
+      expect(fees, row.id).toHaveLength(context.assignments);
+      expect(assignedCount.get(row.id), row.id).toBe(context.assignments);
+      expect(fees.every((fee) => fee.amountCents === -context.assignFeeCents)).toBe(true);
+      expect(fees.at(-1)!.userId, row.id).toBe(row.assigneeId);
+      expect(rewards.map((r) => [r.userId, r.amountCents]), row.id).toEqual(row.status === 'done' ? [[row.assigneeId, context.rewardCents]] : []);
+
+      const history = transitions.filter((t) => t.issueId === row.id);
+      const shuffles = history.filter((t) => t.event === 'shuffle').length;
+      expect(shuffles, row.id).toBeLessThanOrEqual(1);
+      expect(context.assignments, row.id).toBe(1 + shuffles);
+      if (row.status === 'done') {
+        // Nothing happens to a task after it is done.
+        expect(history.at(-1), row.id).toMatchObject({ event: 'complete', toState: 'done' });
+        expect(history.filter((t) => t.toState === 'done'), row.id).toHaveLength(1);
+      }
+    }
+    const [{ shuffled }] = (await db
+      .select({ shuffled: sql<number>`count(*)::int` })
+      .from(issueTransitions)
+      .where(eq(issueTransitions.event, 'shuffle'))) as [{ shuffled: number }];
+    expect(shuffled).toBe(final.reassigned);
+  });
+});
