@@ -50,6 +50,8 @@ export interface DevServerOptions {
   namespace: string;
   /** SQLite file that keeps every workflow across restarts; in memory when omitted. */
   dbFile?: string;
+  /** Dynamic config overrides, e.g. a low continue-as-new threshold for tests. */
+  dynamicConfig?: Record<string, string | number>;
   log: Logger;
 }
 
@@ -60,10 +62,11 @@ export interface DevServer {
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const { cli, port, uiPort, namespace, dbFile, log } = options;
+  const { cli, port, uiPort, namespace, dbFile, dynamicConfig = {}, log } = options;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
   args.push('--namespace', namespace, '--log-level', 'error', '--log-format', 'json');
   for (const { name } of customSearchAttributes) args.push('--search-attribute', `${name}=Keyword`);
+  for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (dbFile) {
     mkdirSync(path.dirname(dbFile), { recursive: true });
     args.push('--db-filename', dbFile);

@@ -69,6 +69,8 @@ export interface ShuffleInput {
   shuffleId: string;
   actor: Actor;
   batchSize?: number;
+  /** Where a continued-as-new shuffle picks up. */
+  resume?: { after?: string; progress: ShuffleProgress };
 }
 
 export interface ShuffleProgress {

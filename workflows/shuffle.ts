@@ -1,5 +1,5 @@
 // Reassigns every open task to a random active worker, a batch at a time, with progress as a query.
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { IssueActivities } from '../activities/types.js';
 import { shuffleProgressQuery, type ShuffleInput, type ShuffleProgress } from './messages.js';
 import { activityPolicies } from './policies.js';
@@ -8,12 +8,15 @@ import { taskQueues } from './task-queues.js';
 const tasks = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.effect });
 const batches = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.shuffleBatch });
 
-export async function shuffleWorkflow({ shuffleId, actor, batchSize = 200 }: ShuffleInput): Promise<ShuffleProgress> {
-  const progress: ShuffleProgress = { shuffleId, status: 'running', seen: 0, reassigned: 0, skipped: 0, startedBy: actor.id };
+export async function shuffleWorkflow(input: ShuffleInput): Promise<ShuffleProgress> {
+  const { shuffleId, actor, batchSize = 200 } = input;
+  const progress: ShuffleProgress = input.resume?.progress ?? { shuffleId, status: 'running', seen: 0, reassigned: 0, skipped: 0, startedBy: actor.id };
   setHandler(shuffleProgressQuery, () => progress);
 
   // Keyset paging over the read model: tasks created meanwhile are shuffled if their id comes later.
-  for (let after: string | undefined; ; ) {
+  for (let after = input.resume?.after; ; ) {
+    // A shuffle of very many tasks goes on in a fresh history, from where it was.
+    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof shuffleWorkflow>({ ...input, resume: { after, progress } });
     const issueIds = await tasks.listOpenTasks({ after, limit: batchSize });
     if (issueIds.length === 0) break;
     progress.seen += issueIds.length;

@@ -23,6 +23,9 @@ declare module 'vitest' {
   }
 }
 
+/** History length at which the test server suggests continue-as-new (a task lifecycle is about 70 events). */
+export const continueAsNewAfterEvents = 400;
+
 export default async function setup(project: TestProject) {
   const log = createLogger('warn', 'test');
   const scratch = mkdtempSync(path.join(tmpdir(), 'ates-test-'));
@@ -50,7 +53,8 @@ export default async function setup(project: TestProject) {
   try {
     const [port, uiPort] = [await freePort(), await freePort()];
     [temporal] = await Promise.all([
-      startDevServer({ cli, port, uiPort, namespace: 'default', log }),
+      // A low threshold makes long-lived test issues continue-as-new, so that path is exercised.
+      startDevServer({ cli, port, uiPort, namespace: 'default', log, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': continueAsNewAfterEvents } }),
       migrateDatabase(postgres.url).then(async () => {
         const template = openDatabase(postgres.url, { max: 1 });
         await ensureBuiltinIssueTypes(template.db);
