@@ -1,6 +1,6 @@
 // Issues context: the read model each workflow step writes, assignment, topics, and the shuffle's fan-out.
 import { createHash } from 'node:crypto';
-import { heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, eq, gt, notInArray, sql } from 'drizzle-orm';
 import { appendEvent } from '../db/events.js';
@@ -132,13 +132,18 @@ export function createIssueActivities(deps: ActivityDeps) {
       let reassigned = 0;
       let skipped = 0;
       const queue = [...input.issueIds];
+      // Cancelled (e.g. the worker shuts down): stop waiting on updates, which this very worker may be the one
+      // to process; the retried batch sends them again under the same update ids.
+      const cancelled = cancellationSignal();
       const worker = async () => {
         for (let issueId = queue.shift(); issueId; issueId = queue.shift()) {
           try {
-            await deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).executeUpdate(sendEventUpdate, {
-              args: [{ type: 'shuffle', data: { shuffleId: input.shuffleId }, actor: input.actor }],
-              updateId: `shuffle-${input.shuffleId}`,
-            });
+            await deps.temporal.withAbortSignal(cancelled, () =>
+              deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).executeUpdate(sendEventUpdate, {
+                args: [{ type: 'shuffle', data: { shuffleId: input.shuffleId }, actor: input.actor }],
+                updateId: `shuffle-${input.shuffleId}`,
+              }),
+            );
             reassigned++;
           } catch (error) {
             // Done meanwhile (or finished): not reassigned, by design.

@@ -123,8 +123,7 @@ export function authRoutes(deps: ApiDeps) {
       middleware: adminOnly,
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateUserBody) },
       responses: {
-        201: jsonContent(UserSchema, 'The new user'),
-        200: jsonContent(UserSchema, 'The user created by the first request with this Idempotency-Key'),
+        201: jsonContent(UserSchema, 'The new user (a retry with the same Idempotency-Key gets this same answer)'),
         ...authResponses,
         409: problemContent('The e-mail is taken'),
         ...validationResponses,

@@ -66,8 +66,8 @@ export async function idempotent<T>(
   c: Context<AppEnv>,
   deps: ApiDeps,
   route: string,
-  create: () => Promise<{ status: 200 | 201; body: T }>,
-): Promise<{ status: 200 | 201; body: T }> {
+  create: () => Promise<{ status: 201; body: T }>,
+): Promise<{ status: 201; body: T }> {
   const key = c.req.header('Idempotency-Key');
   if (!key) return create();
   if (key.length > 200) throw problems.invalid('header.idempotency-key', 'at most 200 characters');
@@ -78,7 +78,7 @@ export async function idempotent<T>(
       .select()
       .from(idempotencyKeys)
       .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
-    return row && { status: row.status as 200 | 201, body: row.body as T };
+    return row && { status: row.status as 201, body: row.body as T };
   };
   const first = await find();
   if (first) return first;

@@ -1,6 +1,12 @@
 // Issues context over HTTP: issue types (versioned statecharts), issues, their events and history.
 import { createRoute, z } from '@hono/zod-openapi';
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, lt, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
@@ -106,6 +112,44 @@ export function issueProblem(error: unknown): ProblemError | undefined {
   return undefined;
 }
 
+/** Documented on routes that wait for an issue's workflow. */
+export const unavailableResponse = problemContent('The issue is recovering from a worker failure; retry after Retry-After seconds');
+
+/** gRPC FAILED_PRECONDITION: how the server refuses an update while the workflow's task keeps failing or timing out. */
+const FAILED_PRECONDITION = 9;
+const recoveryWindowMs = 60_000;
+
+/** The update could not be delivered yet, though it may well be later: worth sending again. */
+const notDeliveredYet = (error: unknown): boolean => {
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && e.code === FAILED_PRECONDITION) return true;
+  }
+  return false;
+};
+
+/**
+ * When a worker dies holding an issue's workflow task, the server refuses updates to that issue (or lets the
+ * call time out) until another worker has run the task, which happens on its own within seconds. So the update
+ * is sent again under the same update id (the server runs it at most once) until the window closes; then the
+ * caller gets a 503 to retry.
+ */
+async function untilWorkflowRecovers<T>(send: (updateId: string) => Promise<T>): Promise<T> {
+  const updateId = randomUUID();
+  const deadline = Date.now() + recoveryWindowMs;
+  for (let delayMs = 250; ; delayMs = Math.min(2 * delayMs, 2000)) {
+    try {
+      return await send(updateId);
+    } catch (error) {
+      if (!notDeliveredYet(error)) throw error;
+      if (Date.now() + delayMs > deadline) {
+        throw new ProblemError(503, 'unavailable', 'the issue is recovering from a worker failure; retry shortly', undefined, { 'Retry-After': '5' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 export function issueService(deps: ApiDeps) {
   const { db } = deps.database;
 
@@ -145,26 +189,30 @@ export function issueService(deps: ApiDeps) {
       const type = await this.latestType(input.type);
       if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const startIssue = new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', {
-        workflowId: issueWorkflowId(issueId),
-        taskQueue: taskQueues.issues,
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        args: [
-          {
-            issueId,
-            type: { key: type.key, version: type.version, definition: type.definition as Record<string, unknown> },
-            title: input.title,
-            creator: actorOf(user),
-            context: { ...input.context, title: input.title, creatorId: user.id },
-          },
-        ],
-        typedSearchAttributes: [
-          { key: IssueTypeKey, value: type.key },
-          { key: IssueStateKey, value: 'new' },
-        ],
-        memo: { title: input.title },
-      });
-      return deps.temporal.workflow.executeUpdateWithStart(settledUpdate, { args: [actorOf(user)], startWorkflowOperation: startIssue });
+      const startIssue = () =>
+        new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', {
+          workflowId: issueWorkflowId(issueId),
+          taskQueue: taskQueues.issues,
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          args: [
+            {
+              issueId,
+              type: { key: type.key, version: type.version, definition: type.definition as Record<string, unknown> },
+              title: input.title,
+              creator: actorOf(user),
+              context: { ...input.context, title: input.title, creatorId: user.id },
+            },
+          ],
+          typedSearchAttributes: [
+            { key: IssueTypeKey, value: type.key },
+            { key: IssueStateKey, value: 'new' },
+          ],
+          memo: { title: input.title },
+        });
+      // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.
+      return untilWorkflowRecovers((updateId) =>
+        deps.temporal.workflow.executeUpdateWithStart(settledUpdate, { args: [actorOf(user)], updateId, startWorkflowOperation: startIssue() }),
+      );
     },
 
     /** The live issue from its workflow while it runs; the read model once it has finished. */
@@ -188,9 +236,10 @@ export function issueService(deps: ApiDeps) {
       if (!row) throw problems.notFound(`issue ${id}`);
       if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
       try {
-        return await deps.temporal.workflow
-          .getHandle(issueWorkflowId(id))
-          .executeUpdate(sendEventUpdate, { args: [{ type: event.type, data: event.data, actor: actorOf(user) }] });
+        const handle = deps.temporal.workflow.getHandle(issueWorkflowId(id));
+        return await untilWorkflowRecovers((updateId) =>
+          handle.executeUpdate(sendEventUpdate, { args: [{ type: event.type, data: event.data, actor: actorOf(user) }], updateId }),
+        );
       } catch (error) {
         const problem = issueProblem(error);
         if (problem) throw problem;
@@ -333,8 +382,8 @@ export function issueRoutes(deps: ApiDeps) {
       middleware: signedIn,
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateIssueBody) },
       responses: {
-        201: jsonContent(IssueSchema, 'The issue after its first step settled'),
-        200: jsonContent(IssueSchema, 'The issue the first request with this Idempotency-Key created'),
+        201: jsonContent(IssueSchema, 'The issue after its first step settled (a retry with the same Idempotency-Key gets this same answer)'),
+        503: unavailableResponse,
         ...authResponses,
         ...validationResponses,
       },
@@ -400,6 +449,7 @@ export function issueRoutes(deps: ApiDeps) {
         403: problemContent('A guard of the statechart refused the caller'),
         404: problemContent('No such issue'),
         409: problemContent('The event is not allowed in the current state'),
+        503: unavailableResponse,
         ...validationResponses,
       },
     }),

@@ -7,7 +7,7 @@ import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.j
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { IssueSchema, issueService, TaskFields } from './issues.js';
+import { IssueSchema, issueService, TaskFields, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
@@ -40,8 +40,8 @@ export function taskRoutes(deps: ApiDeps) {
       middleware: signedIn,
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateTaskBody) },
       responses: {
-        201: jsonContent(IssueSchema, 'The task with its assignee'),
-        200: jsonContent(IssueSchema, 'The task the first request with this Idempotency-Key created'),
+        201: jsonContent(IssueSchema, 'The task with its assignee (a retry with the same Idempotency-Key gets this same answer)'),
+        503: unavailableResponse,
         ...authResponses,
         ...validationResponses,
       },
@@ -85,6 +85,7 @@ export function taskRoutes(deps: ApiDeps) {
         403: problemContent('Only the assignee completes a task'),
         404: problemContent('No such task'),
         409: problemContent('The task is already done'),
+        503: unavailableResponse,
         ...validationResponses,
       },
     }),

@@ -293,6 +293,9 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       busy = false;
     }
   }
+  // Events admitted in the same activation as the one that finished the issue (e.g. a shuffle racing a
+  // completion) are refused now; left waiting, their updates would keep the issue from ever finishing.
+  for (const { event, settle } of inbox.splice(0)) settle?.reject(refusal(event as SendEventInput));
   for (const { scope } of timers.values()) scope.cancel();
   await Promise.all(background);
   await condition(allHandlersFinished);
