@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createNotificationActivities } from '../activities/notifications.js';
@@ -10,49 +8,8 @@ import { openNotificationStreams } from '../api/notifications.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { emailDeliveries, notifications } from '../db/schema/notifications.js';
 import { updateUser } from '../db/users.js';
+import { MailServer } from './support/mail-server.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
-
-interface ReceivedMail {
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server on a local port, restartable on the same port to simulate an outage. */
-class MailServer {
-  readonly received: ReceivedMail[] = [];
-  private server: SMTPServer | undefined;
-  port = 0;
-
-  async start(): Promise<void> {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData: (stream, session, callback) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
-          const to = session.envelope.rcptTo.map((recipient) => recipient.address);
-          this.received.push({ to, raw: Buffer.concat(chunks).toString('utf8') });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
-    this.port = (server.server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  to(address: string): ReceivedMail[] {
-    return this.received.filter((mail) => mail.to.includes(address));
-  }
-}
 
 interface SseEvent {
   event?: string;

@@ -1,37 +1,22 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MailServer } from './support/mail-server.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
-const received: { to: string[]; raw: string }[] = [];
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  onData: (stream, session, callback) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => {
-      received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
+const mail = new MailServer();
 
 let h: Harness;
 let manager: TestUser;
 let worker: TestUser;
 beforeAll(async () => {
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = smtp.server.address() as AddressInfo;
-  h = await startHarness({ env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
+  await mail.start();
+  h = await startHarness({ env: { SMTP_URL: `smtp://127.0.0.1:${mail.port}` } });
   manager = await h.user('manager');
   // The only worker, so every task is theirs.
   worker = await h.user('worker');
 });
 afterAll(async () => {
   await h?.stop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await mail.stop();
 });
 
 /** Reads server-sent events from `GET /notifications/stream` with fetch, as a browser client would. */
@@ -103,11 +88,11 @@ describe('notifications of a new task', () => {
 
     // The mail goes out beside the in-app notification; give it a moment, then make sure it came only once.
     const deadline = Date.now() + 5_000;
-    while (!received.some((mail) => mail.to.includes(worker.email)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!mail.received.some((m) => m.to.includes(worker.email)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const mails = received.filter((mail) => mail.to.includes(worker.email));
+    const mails = mail.received.filter((m) => m.to.includes(worker.email));
     expect(mails).toHaveLength(1);
     expect(mails[0]!.raw).toContain('Subject: New task: Count the parrots');
-    expect(received).toHaveLength(1);
+    expect(mail.received).toHaveLength(1);
   });
 });
