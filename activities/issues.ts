@@ -109,10 +109,6 @@ export function createIssueActivities(deps: ActivityDeps) {
       await db.delete(topicSubscriptions).where(and(eq(topicSubscriptions.topic, input.params.topic), eq(topicSubscriptions.issueId, input.issueId)));
     },
 
-    async publish(delivery: TopicDelivery): Promise<{ delivered: number }> {
-      return publishToTopic(deps, delivery);
-    },
-
     /** A page of open tasks (keyset by id) for the shuffle. */
     async listOpenTasks(input: { after?: string; limit: number }): Promise<string[]> {
       const rows = await db

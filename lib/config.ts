@@ -40,7 +40,6 @@ const envSchema = z.object({
     .default('UTC')
     .refine((zone) => isTimeZone(zone), 'must be an IANA time zone such as UTC or Europe/Berlin'),
   PLATFORM_COMMISSION_PERCENT: z.coerce.number().int().min(0).max(100).default(20),
-  INVENTORY_START_SLA: z.string().default('1d'),
 
   WORKER_CONTEXTS: z
     .string()
@@ -77,7 +76,6 @@ export interface Config {
   jwt: { secret?: string; ttlSeconds: number };
   mail: { smtpUrl?: string; from: string };
   billing: { timeZone: string; platformCommissionPercent: number };
-  inventory: { startSla: string };
   workers: { contexts: ContextName[]; bundlePath?: string };
 }
 
@@ -110,7 +108,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_SECONDS },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     billing: { timeZone: e.BILLING_TIMEZONE, platformCommissionPercent: e.PLATFORM_COMMISSION_PERCENT },
-    inventory: { startSla: e.INVENTORY_START_SLA },
     workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH },
   };
 }
@@ -119,5 +116,3 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function searchPath(env: Record<string, string | undefined> = process.env): string[] {
   return (env.PATH ?? '').split(path.delimiter).filter(Boolean);
 }
-
-export const isCi = (env: Record<string, string | undefined> = process.env): boolean => env.CI === 'true';

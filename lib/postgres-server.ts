@@ -9,7 +9,6 @@ export interface EmbeddedPostgresServer {
   url: string;
   /** URL of another database on the same server. */
   urlFor(database: string): string;
-  createDatabase(name: string, template?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,10 +38,10 @@ export async function startEmbeddedPostgres(options: {
   await server.start();
   const urlFor = (name: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${name}`;
   const admin = postgres(urlFor('postgres'), { max: 1, onnotice: () => {} });
-  const createDatabase = async (name: string, template?: string) => {
+  const createDatabase = async (name: string) => {
     const [exists] = await admin`select 1 from pg_database where datname = ${name}`;
     if (exists) return;
-    await admin.unsafe(`create database "${name}"${template ? ` template "${template}"` : ''}`);
+    await admin.unsafe(`create database "${name}"`);
   };
   try {
     await createDatabase(database);
@@ -54,7 +53,6 @@ export async function startEmbeddedPostgres(options: {
   return {
     url: urlFor(database),
     urlFor,
-    createDatabase,
     stop: async () => {
       await admin.end();
       await server.stop();
