@@ -97,7 +97,11 @@ interface Inbox {
 export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueView> {
   const { issueId, type, title, creator } = input;
   const machine = buildMachine(type.definition, { id: issueId, type: type.key });
+  // The snapshot exists before any handler is set: updates buffered for a new run are validated at once.
   let snapshot: AnyMachineSnapshot;
+  let initialActions: StepAction[] = [];
+  if (input.carried) snapshot = restore(machine, input.carried.value as never, input.carried.context);
+  else [snapshot, initialActions] = start(machine, input.context);
   let stepNo = input.carried?.step ?? 0;
   let busy = true;
   const inbox: Inbox[] = [];
@@ -247,13 +251,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   });
 
   if (input.carried) {
-    snapshot = restore(machine, input.carried.value as never, input.carried.context);
     for (const timer of input.carried.timers) schedule(timer.id, timer.event, timer.remainingMs);
   } else {
-    const [initial, actions] = start(machine, input.context);
-    snapshot = initial;
     const answers: IssueEvent[] = [];
-    await apply(null, { type: 'issue.created', actor: creator }, actions, answers);
+    await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
     for (const answer of answers) await settleAfter(answer);
   }
   busy = false;
@@ -263,8 +264,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     const item = inbox.shift();
     if (!item) {
       // Long-lived issues start a fresh history, carrying their state and the time left on each timer.
-      await condition(() => allHandlersFinished() && inbox.length === 0);
+      // Waiting may admit a new event: then it is handled first, never dropped by the new run.
       await Promise.all(background);
+      await condition(() => allHandlersFinished() || inbox.length > 0);
+      if (inbox.length > 0) continue;
       const now = Date.now();
       return continueAsNew<typeof issueWorkflow>({
         ...input,
