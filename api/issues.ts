@@ -150,6 +150,34 @@ async function untilWorkflowRecovers<T>(send: (updateId: string) => Promise<T>):
   }
 }
 
+/** How an issue's workflow is started: its id, queue, input and search attributes. */
+export function issueStartOptions(
+  issueId: string,
+  type: { key: string; version: number; definition: unknown },
+  user: PublicUser,
+  input: { title: string; context: Record<string, unknown> },
+) {
+  return {
+    workflowId: issueWorkflowId(issueId),
+    taskQueue: taskQueues.issues,
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    args: [
+      {
+        issueId,
+        type: { key: type.key, version: type.version, definition: type.definition as Record<string, unknown> },
+        title: input.title,
+        creator: actorOf(user),
+        context: { ...input.context, title: input.title, creatorId: user.id },
+      },
+    ] satisfies Parameters<typeof issueWorkflow>,
+    typedSearchAttributes: [
+      { key: IssueTypeKey, value: type.key },
+      { key: IssueStateKey, value: 'new' },
+    ],
+    memo: { title: input.title },
+  };
+}
+
 export function issueService(deps: ApiDeps) {
   const { db } = deps.database;
 
@@ -189,26 +217,7 @@ export function issueService(deps: ApiDeps) {
       const type = await this.latestType(input.type);
       if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const startIssue = () =>
-        new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', {
-          workflowId: issueWorkflowId(issueId),
-          taskQueue: taskQueues.issues,
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          args: [
-            {
-              issueId,
-              type: { key: type.key, version: type.version, definition: type.definition as Record<string, unknown> },
-              title: input.title,
-              creator: actorOf(user),
-              context: { ...input.context, title: input.title, creatorId: user.id },
-            },
-          ],
-          typedSearchAttributes: [
-            { key: IssueTypeKey, value: type.key },
-            { key: IssueStateKey, value: 'new' },
-          ],
-          memo: { title: input.title },
-        });
+      const startIssue = () => new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, input));
       // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.
       return untilWorkflowRecovers((updateId) =>
         deps.temporal.workflow.executeUpdateWithStart(settledUpdate, { args: [actorOf(user)], updateId, startWorkflowOperation: startIssue() }),

@@ -6,6 +6,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import type { ContextName } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
@@ -31,6 +32,21 @@ const quietBundlerLogger = {
 
 let runtimeInstalled = false;
 
+/** Installs the SDK runtime once per process, logging through ours; call it before anything else touches Temporal natively. */
+export function installRuntime(log: Logger): void {
+  if (runtimeInstalled) return;
+  // The SDK's info lines are noise for an operator; warnings and errors go through our logger.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message }) => {
+      // An activity-only queue has no workflows by design; that is not worth a warning.
+      if (/^No (workflows|activities) registered/.test(message)) return;
+      if (level === 'ERROR') log.error(`temporal: ${message}`);
+      else log.warn(`temporal: ${message}`);
+    }),
+  });
+  runtimeInstalled = true;
+}
+
 export interface RunningWorkers {
   /** Resolves when every worker has stopped; rejects if one failed. */
   done: Promise<void>;
@@ -44,18 +60,7 @@ export async function startWorkers(options: {
   bundle: WorkflowBundle;
 }): Promise<RunningWorkers> {
   const { deps, address, contexts, bundle } = options;
-  if (!runtimeInstalled) {
-    // The SDK's info lines are noise for an operator; warnings and errors go through our logger.
-    Runtime.install({
-      logger: new DefaultLogger('WARN', ({ level, message }) => {
-        // An activity-only queue has no workflows by design; that is not worth a warning.
-        if (/^No (workflows|activities) registered/.test(message)) return;
-        if (level === 'ERROR') deps.log.error(`temporal: ${message}`);
-        else deps.log.warn(`temporal: ${message}`);
-      }),
-    });
-    runtimeInstalled = true;
-  }
+  installRuntime(deps.log);
   const connection = await NativeConnection.connect({ address });
   const activities = createActivities(deps) as Partial<Record<ContextName, object>>;
   const workers: Worker[] = [];

@@ -12,6 +12,8 @@ import { contexts, loadConfig, type Config, type ContextName } from '../../lib/c
 import { createLogger } from '../../lib/logger.js';
 import { startServices, type Services } from '../../lib/services.js';
 import { createNamespace } from '../../lib/temporal-server.js';
+import { installRuntime } from '../../workers/run.js';
+import { startTimeSkippingServer } from './time-skipping.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -38,6 +40,8 @@ export interface Harness {
   ): Promise<ApiResponse<T>>;
   /** Creates an active user of the role and logs them in over HTTP. */
   user(role: Role, name?: string): Promise<TestUser>;
+  /** Only with `timeSkipping`: moves the test server's clock forward (due timers fire), and reads it. */
+  time?: { skip(ms: number): Promise<void>; now(): Promise<number> };
   stop(): Promise<void>;
 }
 
@@ -71,9 +75,22 @@ export async function createTestNamespace(address: string): Promise<string> {
   return namespace;
 }
 
-export async function startHarness(options: { env?: Record<string, string>; workerContexts?: ContextName[] } = {}): Promise<Harness> {
-  const temporalAddress = inject('temporalAddress');
-  const [databaseUrl, namespace] = await Promise.all([createTestDatabase(), createTestNamespace(temporalAddress)]);
+export async function startHarness(
+  options: {
+    env?: Record<string, string>;
+    workerContexts?: ContextName[];
+    /** Runs on a time-skipping test server of its own instead of the shared dev server (see `time`). */
+    timeSkipping?: boolean;
+  } = {},
+): Promise<Harness> {
+  const log = createLogger('warn', 'test');
+  if (options.timeSkipping) installRuntime(log); // the test environment would otherwise install the SDK's default
+  const timeSkipping = options.timeSkipping ? await startTimeSkippingServer() : undefined;
+  const temporalAddress = timeSkipping?.address ?? inject('temporalAddress');
+  const [databaseUrl, namespace] = await Promise.all([
+    createTestDatabase(),
+    timeSkipping ? timeSkipping.namespace ?? 'default' : createTestNamespace(temporalAddress),
+  ]);
   const config = loadConfig({
     PORT: '0',
     LOG_LEVEL: 'warn',
@@ -83,7 +100,6 @@ export async function startHarness(options: { env?: Record<string, string>; work
     JWT_SECRET: randomBytes(32).toString('hex'),
     ...options.env,
   });
-  const log = createLogger(config.logLevel, 'test');
   const services = await startServices({
     config,
     databaseUrl,
@@ -133,9 +149,11 @@ export async function startHarness(options: { env?: Record<string, string>; work
       if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
       return { ...user, password, token: login.body.token };
     },
+    time: timeSkipping && { skip: (ms) => timeSkipping.sleep(ms), now: () => timeSkipping.currentTimeMs() },
     async stop() {
       await services.stop();
       await database.close();
+      await timeSkipping?.teardown();
     },
   };
 }
