@@ -1,8 +1,10 @@
 import type { ContextName } from '../lib/config.js';
 import { createBillingActivities } from './billing.js';
 import type { ActivityDeps } from './deps.js';
+import { createInventoryActivities } from './inventory.js';
 import { createIssueActivities } from './issues.js';
 import { createNotificationActivities } from './notifications.js';
+import { createServiceActivities } from './services.js';
 
 /** Activities of each context, registered on that context's task queue. */
 export function createActivities(deps: ActivityDeps) {
@@ -10,6 +12,8 @@ export function createActivities(deps: ActivityDeps) {
     issues: createIssueActivities(deps),
     billing: createBillingActivities(deps),
     notifications: createNotificationActivities(deps),
+    services: createServiceActivities(deps),
+    inventory: createInventoryActivities(deps),
   } satisfies Partial<Record<ContextName, object>>;
 }
 

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { appendEvent } from '../db/events.js';
 import { roles, users, type Role } from '../db/schema/auth.js';
@@ -41,41 +42,88 @@ function parseInput<T extends z.ZodType>(schema: T, input: unknown, activity: st
   throw ApplicationFailure.create({ type: 'Notifications.InvalidInput', message: `${activity}: ${problem}`, nonRetryable: true });
 }
 
-export function createNotificationActivities({ database: { db }, config, log }: ActivityDeps) {
+/** The same key always makes the same Message-ID: a mail sent twice after a crash is one mail to its reader. */
+const messageIdOf = (key: string) => `<${createHash('sha256').update(key).digest('hex').slice(0, 32)}@ates>`;
+
+/** E-mail delivery with a record per key, shared by every context that mails (notifications, billing). */
+export function createMailDelivery({ database: { db }, config, log }: Pick<ActivityDeps, 'database' | 'config' | 'log'>) {
   /**
    * Sends the mail unless the delivery under `key` already went out (or was logged), and records the outcome.
-   * At least once towards the SMTP server: a crash between its acceptance and our record sends it again.
+   * One attempt at a time per key: the attempt holds a lock on the key in its transaction, so a second
+   * attempt (a retry overlapping a stale run) waits its turn and then finds the mail sent. A crash releases
+   * the lock with the connection. At least once towards the SMTP server: a crash between its acceptance and
+   * our record sends it again, with the same Message-ID, so mail clients show it once.
    */
   async function deliver(key: string, mail: Mail): Promise<void> {
-    const [previous] = await db.select({ status: emailDeliveries.status }).from(emailDeliveries).where(eq(emailDeliveries.key, key));
-    if (previous && previous.status !== 'failed') return;
-
     const mailer = getMailer(config.mail, log);
-    const record = (outcome: { status: EmailDeliveryStatus; error: string | null; sentAt: Date | null }) =>
-      db
-        .insert(emailDeliveries)
-        .values({ key, recipients: mail.to, subject: mail.subject, body: mail.text, ...outcome })
-        .onConflictDoUpdate({
-          target: emailDeliveries.key,
-          set: { ...outcome, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() },
-        });
-    let rejected: string[];
-    try {
-      ({ rejected } = await mailer.send(mail));
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await record({ status: 'failed', error: message, sentAt: null });
-      // A plain Error: Temporal retries the activity, and the retry skips whatever was already delivered.
-      throw new Error(`mail ${key} to ${mail.to.join(', ')} failed: ${message}`);
-    }
-    await record({
-      status: mailer.transport === 'smtp' ? 'sent' : 'logged',
-      // Refused addresses will not be accepted on a retry either; the accepted ones must not get it twice.
-      error: rejected.length > 0 ? `refused by the SMTP server: ${rejected.join(', ')}` : null,
-      sentAt: new Date(),
+    const failure = await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('ates.mail'), hashtext(${key}))`);
+      const [previous] = await tx.select({ status: emailDeliveries.status }).from(emailDeliveries).where(eq(emailDeliveries.key, key));
+      if (previous && previous.status !== 'failed') return undefined;
+      const record = (outcome: { status: EmailDeliveryStatus; error: string | null; sentAt: Date | null }) =>
+        tx
+          .insert(emailDeliveries)
+          .values({ key, recipients: mail.to, subject: mail.subject, body: mail.text, ...outcome })
+          .onConflictDoUpdate({
+            target: emailDeliveries.key,
+            set: { ...outcome, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() },
+          });
+      let rejected: string[];
+      try {
+        ({ rejected } = await mailer.send({ ...mail, messageId: messageIdOf(key) }));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await record({ status: 'failed', error: message, sentAt: null });
+        return message;
+      }
+      await record({
+        status: mailer.transport === 'smtp' ? 'sent' : 'logged',
+        // Refused addresses will not be accepted on a retry either; the accepted ones must not get it twice.
+        error: rejected.length > 0 ? `refused by the SMTP server: ${rejected.join(', ')}` : null,
+        sentAt: new Date(),
+      });
+      return undefined;
     });
+    // A plain Error: Temporal retries the activity, and the retry skips whatever was already delivered.
+    if (failure) throw new Error(`mail ${key} to ${mail.to.join(', ')} failed: ${failure}`);
   }
 
+  /**
+   * Delivers many mails, skipping keys already delivered. Without SMTP they are only logged, so they are
+   * recorded in one statement (a day close may mail a million payouts); through SMTP a few go at once.
+   */
+  async function deliverMany(mails: { key: string; mail: Mail }[]): Promise<void> {
+    if (mails.length === 0) return;
+    const done = await db
+      .select({ key: emailDeliveries.key })
+      .from(emailDeliveries)
+      .where(and(inArray(emailDeliveries.key, mails.map((m) => m.key)), ne(emailDeliveries.status, 'failed')));
+    const skip = new Set(done.map((row) => row.key));
+    const due = mails.filter((m) => !skip.has(m.key));
+    if (getMailer(config.mail, log).transport === 'log') {
+      if (due.length === 0) return;
+      log.info(`${due.length} mails (no SMTP_URL, not sent), e.g. to ${due[0]!.mail.to.join(', ')}: ${due[0]!.mail.subject}`);
+      await db
+        .insert(emailDeliveries)
+        .values(due.map(({ key, mail }) => ({ key, recipients: mail.to, subject: mail.subject, body: mail.text, status: 'logged' as const, sentAt: new Date() })))
+        .onConflictDoUpdate({ target: emailDeliveries.key, set: { status: 'logged', error: null, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() } });
+      return;
+    }
+    const queue = [...due];
+    const failures: unknown[] = [];
+    const sender = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await deliver(next.key, next.mail).catch((error: unknown) => failures.push(error));
+    };
+    await Promise.all(Array.from({ length: 4 }, sender));
+    if (failures.length > 0) throw failures[0];
+  }
+
+  return { deliver, deliverMany };
+}
+
+export function createNotificationActivities(deps: ActivityDeps) {
+  const { db } = deps.database;
+  const { deliver } = createMailDelivery(deps);
   return {
     /** Records an in-app notification for each recipient, pushes it to their open SSE streams, and e-mails them.
      *  Idempotent: `key` is unique per recipient in the database, so a retried activity records and mails once.

@@ -1,7 +1,10 @@
 // Activity types the workflows proxy (workflows import these with `import type` only).
 export type { IssueActivities } from './issues.js';
+export type { InventoryActivities } from './inventory.js';
 import type { createBillingActivities } from './billing.js';
 import type { createNotificationActivities } from './notifications.js';
+import type { createServiceActivities } from './services.js';
 
 export type BillingActivities = ReturnType<typeof createBillingActivities>;
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
+export type ServiceActivities = ReturnType<typeof createServiceActivities>;

@@ -1,18 +1,23 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
+import { analyticsRoutes } from './analytics.js';
 import { authRoutes } from './auth.js';
 import { billingRoutes } from './billing.js';
+import { billingDayRoutes } from './billing-days.js';
+import { documentFrameworkResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { inventoryRoutes } from './inventories.js';
 import { issueRoutes } from './issues.js';
 import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, toProblem } from './problem.js';
+import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, taskRoutes, billingRoutes, notificationRoutes];
+export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
 
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
@@ -27,6 +32,7 @@ export function createApp(deps: ApiDeps) {
     }),
   );
   for (const router of routers) app.route('/', router(deps));
+  documentFrameworkResponses(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {

@@ -54,7 +54,7 @@ const PatchUserBody = z
   .object({ name: Name.optional(), role: Role.optional(), status: z.enum(userStatuses).optional() })
   .strict()
   .refine((body) => Object.keys(body).length > 0, 'name at least one of name, role, status')
-  .openapi('PatchUserRequest');
+  .openapi('PatchUserRequest', { minProperties: 1 });
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
 // The last user of the page. Its created_at is compared in SQL: a JavaScript Date drops the microseconds
 // PostgreSQL keeps, and the page's last row would come back on the next page.
@@ -196,6 +196,7 @@ export function authRoutes(deps: ApiDeps) {
         200: jsonContent(UserSchema, 'The changed user'),
         ...authResponses,
         404: problemContent('No such user'),
+        409: problemContent('An admin cannot deactivate or demote themselves'),
         ...validationResponses,
       },
     }),

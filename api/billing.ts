@@ -1,11 +1,25 @@
-// Billing: the caller's own account and ledger.
+// Billing: the caller's own account and ledger; every account and the per-day statistics for accountants.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
 import { ledgerEntryJson } from '../db/ledger.js';
-import { accounts, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
+import { roles, users, userStatuses } from '../db/schema/auth.js';
+import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
 import { authResponses, createRouter, cursor, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { authenticate } from './security.js';
+import { problems } from './problem.js';
+import { authenticate, requireRole } from './security.js';
+
+/** A date in a query: ISO `YYYY-MM-DD`, in years whose dates (and weeks, months) PostgreSQL and ISO strings both hold. */
+export const BillingDate = z.iso
+  .date()
+  .refine((date) => date >= '1970-01-01' && date <= '9998-12-31', { message: 'must be between 1970-01-01 and 9998-12-31' })
+  .openapi({ example: '2025-03-14' });
+
+const dayMs = 86_400_000;
+/** `date` moved by whole days (negative: back). */
+export const shiftDate = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * dayMs).toISOString().slice(0, 10);
+const daysFrom = (from: string, to: string) => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / dayMs);
 
 export const LedgerEntrySchema = z
   .object({
@@ -34,6 +48,54 @@ const MyAccount = z
   .openapi('MyAccount');
 
 const EntryCursor = z.object({ id: z.number().int() });
+
+const AccountSchema = z
+  .object({
+    userId: z.uuid(),
+    name: z.string().nullable().openapi({ description: 'Null when billing knows the id but auth has no such user.' }),
+    role: z.enum(roles).nullable(),
+    status: z.enum(userStatuses).nullable(),
+    balanceCents: z.number().int().openapi({ description: 'Now; negative when the worker owes the platform.', example: -1500 }),
+    updatedAt: z.iso.datetime().openapi({ description: 'When the balance last moved.' }),
+  })
+  .openapi('Account');
+
+const AccountCursor = z.object({ userId: z.uuid() });
+
+export const BillingDayStatisticsSchema = z
+  .object({
+    date: z.iso.date(),
+    status: z.enum(billingDayStatuses),
+    cutoffAt: z.iso.datetime().nullable().openapi({ description: 'No entry written after this instant belongs to the day.' }),
+    closedAt: z.iso.datetime().nullable(),
+    feesCents: z.number().int().openapi({ description: 'Assignment fees charged (a positive amount).' }),
+    rewardsCents: z.number().int().openapi({ description: 'Rewards credited.' }),
+    earningsCents: z.number().int().openapi({ description: 'Management earnings: fees − rewards; negative on a losing day.' }),
+    payoutsCents: z.number().int().openapi({ description: 'Paid out by the day’s close.' }),
+    serviceChargesCents: z.number().int().openapi({ description: 'Charged to clients for service requests.' }),
+    serviceCreditsCents: z.number().int().openapi({ description: 'Credited to workers for service requests.' }),
+    workersInNegative: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Workers with a negative balance when the day closed; null until it is closed.' }),
+    entries: z.number().int().openapi({ description: 'Ledger entries of the day, of every kind.' }),
+  })
+  .openapi('BillingDayStatistics');
+
+export const dayStatisticsJson = ({ cutoffAt, closedAt, ...day }: DayStatistics) => ({
+  ...day,
+  cutoffAt: cutoffAt?.toISOString() ?? null,
+  closedAt: closedAt?.toISOString() ?? null,
+});
+
+/** The longest range `GET /billing/days` answers: a year, leap day included. */
+const maxDays = 366;
+
+const DaysQuery = z.object({
+  from: BillingDate.optional().openapi({ description: 'First day, inclusive. Default: 29 days before `to`.' }),
+  to: BillingDate.optional().openapi({ description: `Last day, inclusive; at most ${maxDays} days in all. Default: today in BILLING_TIMEZONE.` }),
+});
 
 export function billingRoutes(deps: ApiDeps) {
   const app = createRouter();
@@ -80,6 +142,74 @@ export function billingRoutes(deps: ApiDeps) {
         },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/billing/accounts',
+      tags: ['billing'],
+      summary: 'Every account with its owner and balance',
+      security: [{ bearer: [] }],
+      middleware: [authenticate(deps), requireRole('accountant', 'admin')],
+      request: { query: PageQuery },
+      responses: { 200: jsonContent(page(AccountSchema), 'Accounts in user id order'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => {
+      const { after, limit } = c.req.valid('query');
+      const from = cursor.decode(after, AccountCursor);
+      const rows = await db
+        .select({
+          userId: accounts.userId,
+          name: users.name,
+          role: users.role,
+          status: users.status,
+          balanceCents: accounts.balanceCents,
+          updatedAt: accounts.updatedAt,
+        })
+        .from(accounts)
+        .leftJoin(users, eq(users.id, accounts.userId))
+        .where(from && gt(accounts.userId, from.userId))
+        .orderBy(asc(accounts.userId))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit).map(({ updatedAt, ...account }) => ({ ...account, updatedAt: updatedAt.toISOString() }));
+      const last = items.at(-1);
+      return c.json({ items, nextCursor: rows.length > limit && last ? cursor.encode({ userId: last.userId }) : null }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/billing/days',
+      tags: ['billing'],
+      summary: 'Statistics of every billing day in a date range',
+      description:
+        'Days that have entries or were closed, oldest first. A closed day shows the totals its close stored; ' +
+        'an open or closing day shows the ledger’s totals now.',
+      security: [{ bearer: [] }],
+      middleware: [authenticate(deps), requireRole('accountant', 'admin')],
+      request: { query: DaysQuery },
+      responses: {
+        200: jsonContent(
+          z.object({ from: z.iso.date(), to: z.iso.date(), items: z.array(BillingDayStatisticsSchema) }),
+          'The days of the range',
+        ),
+        ...authResponses,
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const to = query.to ?? (await billingToday(db, deps.config.billing.timeZone));
+      const from = query.from ?? shiftDate(to, -(30 - 1));
+      // Blame the bound the caller gave: with `to` left out, `from` is the one that is off.
+      const field = query.to === undefined ? 'query.from' : 'query.to';
+      if (from > to) throw problems.invalid(field, `the range is empty: from ${from} is after to ${to}`);
+      if (daysFrom(from, to) + 1 > maxDays) throw problems.invalid(field, `the range is longer than ${maxDays} days (from ${from} to ${to})`);
+      const days = await daysStatistics(db, from, to);
+      return c.json({ from, to, items: days.map(dayStatisticsJson) }, 200);
     },
   );
 

@@ -49,6 +49,31 @@ export const authResponses = {
 };
 export const validationResponses = { 422: problemContent('The request does not match the schema; `errors` names each field.') };
 
+/** What the framework answers on its own before a handler runs, for every route with a JSON body. */
+const bodyResponses = {
+  400: problemContent('The body is not valid JSON.'),
+  413: problemContent('The body is larger than 1 MiB.'),
+  415: problemContent('The body is not `application/json`.'),
+};
+
+/**
+ * Documents the answers every route can give without saying so itself, so the OpenAPI document lists every
+ * status the API sends: 422 wherever a request part is validated, and the body answers where there is a body.
+ * A route's own description of a status wins.
+ */
+export function documentFrameworkResponses(app: OpenAPIHono<AppEnv>): void {
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== 'route') continue;
+    const { request, responses } = definition.route;
+    const validated = request && Object.values(request).some((part) => part !== undefined);
+    definition.route.responses = {
+      ...(validated ? validationResponses : {}),
+      ...(request?.body ? bodyResponses : {}),
+      ...responses,
+    };
+  }
+}
+
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z
     .string()

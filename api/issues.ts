@@ -10,6 +10,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, lt, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
+import { InventoryFields } from '../activities/inventory.js';
 import { stableUuid } from '../activities/issues.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
@@ -96,8 +97,34 @@ export const TaskFields = z
   })
   .strict();
 
+/** A service request's own fields (SPEC §5.3); its first step fixes the price and SLAs from the catalog. */
+export const ServiceRequestFields = z
+  .object({ title: Title, serviceId: z.uuid(), note: z.string().trim().max(2000).default('') })
+  .strict();
+const Reason = z.string().trim().min(1).max(2000);
+/** What the events of a service request carry. */
+export const ServiceEventFields = {
+  review: z.object({ rating: z.number().int().min(1).max(5), comment: z.string().trim().max(2000).default('') }).strict(),
+  not_done: z.object({ reason: Reason }).strict(),
+  decline: z.object({ reason: Reason.optional() }).strict(),
+  cancel: z.object({ reason: Reason.optional() }).strict(),
+};
+
 /** Creation rules of built-in types beyond their statechart. */
-const creationRules: Record<string, z.ZodType> = { task: TaskFields };
+const creationRules: Record<string, z.ZodType> = { task: TaskFields, service_request: ServiceRequestFields, inventory: InventoryFields };
+/** Built-in types only some roles may start. */
+const creatorRoles: Record<string, Role[]> = { service_request: ['client'] };
+/** What the events of built-in types carry (`data`), checked before they reach the issue. */
+const eventRules: Record<string, Record<string, z.ZodType>> = {
+  service_request: ServiceEventFields,
+  inventory: { return: z.object({ comment: z.string().trim().min(1).max(2000) }).strict() },
+};
+/** Context the API adds when a built-in type starts: config-driven SLAs its `after` delays read. */
+const serverContext = (config: ApiDeps['config']): Record<string, Record<string, unknown>> => ({
+  inventory: { startSla: config.inventory.startSla },
+});
+/** Own keys only: a type key or event such as `constructor` names no rule. */
+const ruleOf = <T>(rules: Record<string, T>, key: string): T | undefined => (Object.hasOwn(rules, key) ? rules[key] : undefined);
 
 const actorOf = (user: PublicUser): Actor => ({ id: user.id, role: user.role });
 const overseers: Role[] = ['admin', 'manager'];
@@ -217,7 +244,9 @@ export function issueService(deps: ApiDeps) {
       const type = await this.latestType(input.type);
       if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const startIssue = () => new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, input));
+      const context = { ...input.context, ...ruleOf(serverContext(deps.config), type.key) };
+      const startIssue = () =>
+        new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, { ...input, context }));
       // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.
       return untilWorkflowRecovers((updateId) =>
         deps.temporal.workflow.executeUpdateWithStart(settledUpdate, { args: [actorOf(user)], updateId, startWorkflowOperation: startIssue() }),
@@ -243,6 +272,13 @@ export function issueService(deps: ApiDeps) {
     async send(user: PublicUser, id: string, event: { type: string; data: Record<string, unknown> }): Promise<IssueView> {
       const row = await readModel(id);
       if (!row) throw problems.notFound(`issue ${id}`);
+      const typeRules = ruleOf(eventRules, row.typeKey);
+      const rule = typeRules && ruleOf(typeRules, event.type);
+      if (rule) {
+        const parsed = rule.safeParse(event.data);
+        if (!parsed.success) throw validationProblem('body.data', parsed.error);
+        event = { ...event, data: parsed.data as Record<string, unknown> };
+      }
       if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
       try {
         const handle = deps.temporal.workflow.getHandle(issueWorkflowId(id));
@@ -400,7 +436,9 @@ export function issueRoutes(deps: ApiDeps) {
     async (c) => {
       const body = c.req.valid('json');
       const user = c.get('user');
-      const rules = creationRules[body.type];
+      const roles = ruleOf(creatorRoles, body.type);
+      if (roles && !roles.includes(user.role)) throw problems.forbidden(`only ${roles.join(' or ')} users start a ${body.type}; you are ${user.role}`);
+      const rules = ruleOf(creationRules, body.type);
       if (rules) {
         const parsed = rules.safeParse({ ...body.context, title: body.title });
         if (!parsed.success) {

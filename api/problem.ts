@@ -29,6 +29,7 @@ const titles: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  428: 'Precondition Required',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

@@ -11,6 +11,7 @@
 // writers that arrive after the close wait for its commit. (FOR KEY SHARE would be wrong outright: it does not
 // conflict with an UPDATE that leaves the key alone.)
 import { eq, sql } from 'drizzle-orm';
+import { nextDate } from '../workflows/billing-calendar.js';
 import type { Db } from './client.js';
 import { appendEvent } from './events.js';
 import {
@@ -84,8 +85,6 @@ export function validateLedgerEntry(input: LedgerEntryInput): void {
   if (typeof input.description !== 'string' || input.description.length > 1000) refuse('description must be at most 1000 characters');
 }
 
-const nextDate = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-
 /** Lock key of a billing day: a class of our own and the day number, so it meets no other advisory lock. */
 const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}::date - date '2000-01-01')`;
 
@@ -103,6 +102,17 @@ export async function chooseBillingDay(tx: Transaction, timeZone: string): Promi
     const [day] = await tx.select({ status: billingDays.status }).from(billingDays).where(eq(billingDays.date, date));
     if (day?.status === 'open') return date;
   }
+}
+
+/** The day a new entry would go to now: today in `timeZone`, or the first later day still open (read only, no lock). */
+export async function currentBillingDay(db: Db, timeZone: string): Promise<string> {
+  const [row] = await db.execute<{ date: string }>(sql`
+    with today as (select (now() at time zone ${timeZone}::text)::date as date)
+    select coalesce((
+      select min(d.day)::date from today, generate_series(today.date, today.date + 366, interval '1 day') as d(day)
+      where not exists (select 1 from ${billingDays} b where b.date = d.day::date and b.status <> 'open')
+    ), (select date from today))::text as date`);
+  return row!.date;
 }
 
 /**

@@ -40,6 +40,10 @@ const envSchema = z.object({
     .default('UTC')
     .refine((zone) => isTimeZone(zone), 'must be an IANA time zone such as UTC or Europe/Berlin'),
   PLATFORM_COMMISSION_PERCENT: z.coerce.number().int().min(0).max(100).default(20),
+  // Durations as issue statecharts read them from their context: 30s, 15m, 2h, 7d.
+  SERVICE_OFFER_SLA: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 2h or 1d').default('30m'),
+  SERVICE_REVIEW_WINDOW: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 2h or 7d').default('7d'),
+  INVENTORY_START_SLA: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 4h or 1d').default('4h'),
 
   WORKER_CONTEXTS: z
     .string()
@@ -76,6 +80,10 @@ export interface Config {
   jwt: { secret?: string; ttlSeconds: number };
   mail: { smtpUrl?: string; from: string };
   billing: { timeZone: string; platformCommissionPercent: number };
+  /** How long a worker has to answer an offer, and the client to review a finished request. */
+  services: { offerSla: string; reviewWindow: string };
+  /** How long an assigned inventory may wait to be started before managers are told. */
+  inventory: { startSla: string };
   workers: { contexts: ContextName[]; bundlePath?: string };
 }
 
@@ -108,6 +116,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_SECONDS },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     billing: { timeZone: e.BILLING_TIMEZONE, platformCommissionPercent: e.PLATFORM_COMMISSION_PERCENT },
+    services: { offerSla: e.SERVICE_OFFER_SLA, reviewWindow: e.SERVICE_REVIEW_WINDOW },
+    inventory: { startSla: e.INVENTORY_START_SLA },
     workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH },
   };
 }

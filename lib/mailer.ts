@@ -7,6 +7,8 @@ export interface Mail {
   to: string[];
   subject: string;
   text: string;
+  /** A stable Message-ID, so a resent mail is recognisably the same mail. */
+  messageId?: string;
 }
 
 export interface Mailer {
@@ -38,7 +40,7 @@ function smtpMailer(url: string, from: string): Mailer {
   return {
     transport: 'smtp',
     async send(mail) {
-      const info = await transporter.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text });
+      const info = await transporter.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, messageId: mail.messageId });
       return { rejected: info.rejected };
     },
   };

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { ApiDeps } from '../api/deps.js';
 import { createApp } from '../api/app.js';
 import { openDatabase } from '../db/client.js';
+import { ensureBillingSchedule } from '../workers/billing-schedule.js';
 import { startWorkers, type RunningWorkers } from '../workers/run.js';
 import type { Config, ContextName } from './config.js';
 import type { Logger } from './logger.js';
@@ -27,6 +28,8 @@ export async function startServices(options: {
   api: boolean;
   workerContexts: readonly ContextName[];
   bundle?: WorkflowBundle;
+  /** With the billing workers: create (or update) the daily Schedule that opens billing days. Default true. */
+  billingSchedule?: boolean;
 }): Promise<Services> {
   const { config, databaseUrl, temporalAddress, jwtSecret, log } = options;
   const database = openDatabase(databaseUrl, { max: 20 });
@@ -38,6 +41,7 @@ export async function startServices(options: {
     options.workerContexts.length > 0 && options.bundle
       ? await startWorkers({ deps, address: temporalAddress, contexts: options.workerContexts, bundle: options.bundle })
       : undefined;
+  if (workers && options.workerContexts.includes('billing') && (options.billingSchedule ?? true)) await ensureBillingSchedule(temporal, config);
 
   let server: ServerType | undefined;
   let apiUrl: string | undefined;

@@ -1,20 +1,24 @@
-// Records the workflow histories that test/replay.test.ts replays: a task lifecycle and a shuffle.
+// Records the workflow histories that test/replay.test.ts replays: a task lifecycle, a shuffle, an inventory returned
+// once and then approved, a service request declined, accepted, done and reviewed, and a billing day's close.
 // Run it after a deliberate change to a workflow's behaviour: `npm run record-histories`.
 import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { migrateDatabase } from '../db/client.js';
+import { migrateDatabase, type Db } from '../db/client.js';
+import type { Role } from '../db/schema/auth.js';
 import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
-import { createUser } from '../db/users.js';
+import { createUser, type PublicUser } from '../db/users.js';
 import { contexts, loadConfig, searchPath } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';
 import { startServices } from '../lib/services.js';
 import { findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { loadWorkflowBundle } from '../workers/run.js';
-import { issueWorkflowId, sendEventUpdate, shuffleWorkflowId } from '../workflows/messages.js';
+import { requestBillingDayClose } from '../activities/billing.js';
+import { localDate } from '../workflows/billing-calendar.js';
+import { billingDayWorkflowId, issueWorkflowId, sendEventUpdate, shuffleWorkflowId } from '../workflows/messages.js';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { issueService } from '../api/issues.js';
+import { issueService, type IssueJson } from '../api/issues.js';
 
 const out = path.resolve('test/histories');
 const log = createLogger('warn', 'record');
@@ -33,14 +37,16 @@ try {
     temporalAddress: temporal.address,
     jwtSecret: config.jwt.secret!,
     log,
-    api: false,
+    api: true,
     workerContexts: contexts,
     bundle: await loadWorkflowBundle(path.join(scratch, 'none.js')),
   });
   const { db } = services.deps.database;
   await ensureBuiltinIssueTypes(db);
-  const manager = await createUser(db, { name: 'M', email: 'm@x.local', role: 'manager', password: 'password1' });
-  const worker = await createUser(db, { name: 'W', email: 'w@x.local', role: 'worker', password: 'password1' });
+  const api = apiAt(services.apiUrl!);
+  const people = peopleOf(api, db);
+  const manager = await people.signIn('manager', 'M');
+  const worker = await people.signIn('worker', 'W');
   const issues = issueService(services.deps);
   const client = services.deps.temporal.workflow;
 
@@ -50,6 +56,16 @@ try {
   await client.getHandle(shuffleWorkflowId('recorded')).result();
   await client.getHandle(issueWorkflowId(task.id)).executeUpdate(sendEventUpdate, { args: [{ type: 'complete', actor: { id: worker.id, role: 'worker' } }] });
   await client.getHandle(issueWorkflowId(task.id)).result();
+  // Over HTTP, as test/inventory.test.ts and test/services.test.ts walk them; only now do more workers exist,
+  // so the task and the shuffle above stayed with W.
+  const inventory = await walkInventoryReturnedThenApproved(api, people);
+  await client.getHandle(issueWorkflowId(inventory)).result();
+  const serviceRequest = await walkServiceRequestDeclinedThenReviewed(api, people);
+  await client.getHandle(issueWorkflowId(serviceRequest)).result();
+  // Start-up opened today's billing day (waiting for midnight); close it by hand, paying the worker's reward out.
+  const today = localDate(Date.now(), config.billing.timeZone);
+  await requestBillingDayClose(services.deps.temporal, config.billing.timeZone, today);
+  await client.getHandle(billingDayWorkflowId(today)).result();
 
   mkdirSync(out, { recursive: true });
   const save = async (name: string, workflowId: string) => {
@@ -60,9 +76,128 @@ try {
   await save('task-lifecycle', issueWorkflowId(task.id));
   await save('task-shuffled-open', issueWorkflowId(other.id));
   await save('shuffle', shuffleWorkflowId('recorded'));
+  await save('inventory-returned-approved', issueWorkflowId(inventory));
+  await save('service-request-reviewed', issueWorkflowId(serviceRequest));
+  await save('billing-day', billingDayWorkflowId(today));
   await services.stop();
 } finally {
   await temporal.stop();
   await postgres.stop();
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/** A call to the API that must succeed: the walks take only steps the tests show to be allowed. Most answer an issue. */
+type Api = <T = IssueJson>(method: string, path: string, options?: { token?: string; body?: unknown; ifMatch?: string }) => Promise<{ body: T; etag: string | null }>;
+
+function apiAt(baseUrl: string): Api {
+  return async (method, path, { token, body, ifMatch } = {}) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(ifMatch ? { 'If-Match': ifMatch } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+    return { body: text ? JSON.parse(text) : undefined, etag: response.headers.get('etag') };
+  };
+}
+
+interface Person extends PublicUser {
+  token: string;
+}
+
+/** Users logged in over HTTP, found again by id when a workflow picked one of them (assignee, offered worker). */
+function peopleOf(api: Api, db: Db) {
+  const byId = new Map<string, Person>();
+  return {
+    async signIn(role: Role, name: string): Promise<Person> {
+      const email = `${name.toLowerCase().replaceAll(' ', '.')}@x.local`;
+      const user = await createUser(db, { name, email, role, password: 'password1' });
+      const { body } = await api<{ token: string }>('POST', '/auth/login', { body: { email, password: 'password1' } });
+      const person = { ...user, token: body.token };
+      byId.set(person.id, person);
+      return person;
+    },
+    get(id: string | null): Person {
+      const person = id === null ? undefined : byId.get(id);
+      if (!person) throw new Error(`user ${id} was not signed in here`);
+      return person;
+    },
+  };
+}
+
+type People = ReturnType<typeof peopleOf>;
+
+function sendEvent(api: Api, by: Person, issueId: string, type: string, data: Record<string, unknown> = {}) {
+  return api('POST', `/issues/${issueId}/events`, { token: by.token, body: { type, data } });
+}
+
+async function untilState(api: Api, by: Person, issueId: string, state: string, withinMs = 60_000): Promise<void> {
+  for (const deadline = Date.now() + withinMs; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    const { body } = await api('GET', `/issues/${issueId}`, { token: by.token });
+    if (body.state === state) return;
+    if (Date.now() > deadline) throw new Error(`issue ${issueId} still in ${body.state}, not ${state}, after ${withinMs} ms`);
+  }
+}
+
+/** Seed 000 scenario 1 with the return path: count, close, returned with a comment, recount, close again, approved. */
+async function walkInventoryReturnedThenApproved(api: Api, people: People): Promise<string> {
+  const client = await people.signIn('client', 'Inventory client');
+  await people.signIn('reviewer', 'Reviewer');
+  const items = [
+    { sku: 'BOLT-M8', name: 'Bolt M8', expectedQuantity: 120 },
+    { sku: 'NUT-M8', name: 'Nut M8', expectedQuantity: 80 },
+  ];
+  const { body: issue } = await api('POST', '/issues', {
+    token: client.token,
+    body: { type: 'inventory', title: 'Recorded inventory', context: { location: 'Warehouse 1, shelf A', items } },
+  });
+  const performer = people.get(issue.assigneeId);
+  const inventory = `/inventories/${String(issue.context.inventoryId)}`;
+  const count = async (lines: { sku: string; countedQuantity: number }[]) => {
+    const { etag } = await api<unknown>('GET', inventory, { token: performer.token });
+    await api<unknown>('PATCH', inventory, { token: performer.token, ifMatch: etag!, body: { lines } });
+  };
+
+  await api<unknown>('POST', `${inventory}/start`, { token: performer.token });
+  await untilState(api, performer, issue.id, 'counting');
+  await count([
+    { sku: 'BOLT-M8', countedQuantity: 118 },
+    { sku: 'NUT-M8', countedQuantity: 80 },
+  ]);
+  const { body: inReview } = await sendEvent(api, performer, issue.id, 'close');
+  const reviewer = people.get(inReview.assigneeId);
+  await sendEvent(api, reviewer, issue.id, 'return', { comment: 'Recount the bolts, please' });
+  await count([{ sku: 'BOLT-M8', countedQuantity: 120 }]);
+  await sendEvent(api, performer, issue.id, 'close');
+  await sendEvent(api, reviewer, issue.id, 'approve');
+  return issue.id;
+}
+
+/** Seed 002: the first worker offered declines, the other accepts and does it, the client reviews. */
+async function walkServiceRequestDeclinedThenReviewed(api: Api, people: People): Promise<string> {
+  const admin = await people.signIn('admin', 'Admin');
+  const client = await people.signIn('client', 'Service client');
+  const { body: service } = await api<{ id: string }>('POST', '/services', {
+    token: admin.token,
+    body: { name: 'Beak polishing', description: 'Beak polishing, done well', priceCents: 2999 },
+  });
+  for (const name of ['Polisher one', 'Polisher two']) {
+    const applicant = await people.signIn('worker', name);
+    const { body: application } = await api<{ id: string }>('POST', '/worker-applications', { token: applicant.token, body: { serviceIds: [service.id] } });
+    await api<unknown>('POST', `/worker-applications/${application.id}/approve`, { token: admin.token });
+  }
+
+  const { body: offered } = await api('POST', '/service-requests', { token: client.token, body: { serviceId: service.id, note: 'Second floor, ring twice' } });
+  const request = `/service-requests/${offered.id}`;
+  const { body: offeredAgain } = await api('POST', `${request}/decline`, { token: people.get(offered.assigneeId).token, body: { reason: 'Out of polish' } });
+  const performer = people.get(offeredAgain.assigneeId);
+  await api('POST', `${request}/accept`, { token: performer.token });
+  await api('POST', `${request}/done`, { token: performer.token });
+  await api('POST', `${request}/review`, { token: client.token, body: { rating: 4, comment: 'Shiny' } });
+  return offered.id;
 }

@@ -13,7 +13,7 @@ export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.ur
 export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'workflow-bundle.js');
 
 /** Contexts whose task queue also runs workflows (the rest run activities only). */
-const workflowContexts: ReadonlySet<ContextName> = new Set(['issues']);
+const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
 
 /** The prebuilt bundle when there is one (production), else bundled now from source. */
 export async function loadWorkflowBundle(bundlePath = defaultBundlePath): Promise<WorkflowBundle> {
@@ -37,11 +37,14 @@ export function installRuntime(log: Logger): void {
   if (runtimeInstalled) return;
   // The SDK's info lines are noise for an operator; warnings and errors go through our logger.
   Runtime.install({
-    logger: new DefaultLogger('WARN', ({ level, message }) => {
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
       // An activity-only queue has no workflows by design; that is not worth a warning.
       if (/^No (workflows|activities) registered/.test(message)) return;
-      if (level === 'ERROR') log.error(`temporal: ${message}`);
-      else log.warn(`temporal: ${message}`);
+      // Say what failed and why, e.g. "Activity failed payOutAccounts: <error>".
+      const error = meta?.error instanceof Error ? `: ${meta.error.message}${meta.error.cause instanceof Error ? ` (${meta.error.cause.message})` : ''}` : '';
+      const what = typeof meta?.activityType === 'string' ? ` ${meta.activityType}` : '';
+      if (level === 'ERROR') log.error(`temporal: ${message}${what}${error}`);
+      else log.warn(`temporal: ${message}${what}${error}`);
     }),
   });
   runtimeInstalled = true;

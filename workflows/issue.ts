@@ -17,7 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AnyMachineSnapshot } from 'xstate';
-import type { BillingActivities, IssueActivities, NotificationActivities } from '../activities/types.js';
+import type { BillingActivities, InventoryActivities, IssueActivities, NotificationActivities, ServiceActivities } from '../activities/types.js';
 import {
   deliverSignal,
   issueQuery,
@@ -38,6 +38,8 @@ const records = proxyLocalActivities<IssueActivities>(activityPolicies.readModel
 const issueEffects = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.effect });
 const ledger = proxyActivities<BillingActivities>({ taskQueue: taskQueues.billing, ...activityPolicies.ledger });
 const notifications = proxyActivities<NotificationActivities>({ taskQueue: taskQueues.notifications, ...activityPolicies.notification });
+const inventoryEffects = proxyActivities<InventoryActivities>({ taskQueue: taskQueues.inventory, ...activityPolicies.inventory });
+const serviceEffects = proxyActivities<ServiceActivities>({ taskQueue: taskQueues.services, ...activityPolicies.services });
 
 type EffectRunner = (input: EffectInput<never>) => Promise<IssueEvent | void>;
 
@@ -73,20 +75,50 @@ const effectRunners: Record<string, EffectRunner> = {
       issueId,
       description: `Reward: ${String(context.title ?? issueId)}`,
     })),
-  notify: async ({ key, issueId, params, context }: EffectInput<{ to: string[]; roles: never[]; kind: string; title: string; body: string }>) =>
+  describeService: (input) => serviceEffects.describeService(input),
+  offerService: (input) => serviceEffects.offerService(input),
+  recordReview: (input) => serviceEffects.recordReview(input),
+  chargeClient: async ({ key, issueId, context }: EffectInput) =>
+    void (await ledger.recordLedgerEntry({
+      key,
+      userId: userId(context.clientId),
+      kind: 'service_charge',
+      amountCents: -cents(context.priceCents),
+      issueId,
+      description: `Service: ${String(context.serviceName ?? issueId)}`,
+    })),
+  creditWorker: async ({ key, issueId, context }: EffectInput) => {
+    const credit = cents(context.workerCreditCents);
+    // A 100% commission leaves nothing to credit, and the ledger holds no zero entries.
+    if (credit === 0) return;
+    await ledger.recordLedgerEntry({
+      key,
+      userId: userId(context.assigneeId),
+      kind: 'service_credit',
+      amountCents: credit,
+      issueId,
+      description: `Service performed: ${String(context.serviceName ?? issueId)}`,
+    });
+  },
+  createInventory: (input) => inventoryEffects.createInventory(input),
+  closeInventory: (input) => inventoryEffects.closeInventory(input),
+  reopenInventory: (input) => inventoryEffects.reopenInventory(input),
+  // Stored definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing).
+  notify: async ({ key, issueId, params, context }: EffectInput<{ to?: string[]; roles?: never[]; kind: string; title: string; body?: string }>) =>
     void (await notifications.notify({
       key,
-      userIds: params.to.map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
-      roles: params.roles,
+      userIds: (params.to ?? []).map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
+      roles: params.roles ?? [],
       kind: params.kind,
       title: params.title,
-      body: params.body,
+      body: params.body ?? '',
       issueId,
     })),
 };
 
-/** Effects whose failure or slowness must not hold up the issue: they run beside the next steps. */
-const backgroundEffects = new Set(['notify']);
+/** Effects whose failure or slowness must not hold up the issue: they run beside the next steps. Service billing
+ *  is asynchronous by design (seed 002): it never holds up the request, yet the issue finishes only once it has run. */
+const backgroundEffects = new Set(['notify', 'chargeClient', 'creditWorker']);
 
 interface Inbox {
   event: IssueEvent;
@@ -241,6 +273,9 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     (event) => new Promise<IssueView>((resolve, reject) => inbox.push({ event, settle: { resolve, reject } })),
     {
       validator: (event) => {
+        // A system event that arrived first but is not applied yet (a topic delivery, a timer in the same activation)
+        // may be what allows this one (a `close` right after the inventory's start): the main loop decides after it.
+        if (inbox.some((item) => !item.settle)) return;
         const refused = refusal(event);
         if (refused) throw refused;
       },

@@ -85,3 +85,29 @@ export interface ShuffleProgress {
 }
 
 export const shuffleProgressQuery = defineQuery<ShuffleProgress>('progress');
+
+export const billingDayWorkflowId = (date: string) => `billing-day-${date}`;
+
+export interface BillingDayInput {
+  /** The local date in `timeZone` this workflow closes. */
+  date: string;
+  timeZone: string;
+  /** Accounts per payout transaction and per activity; small values in tests make many batches. */
+  batch?: { accountsPerTransaction: number; accountsPerActivity: number };
+  /** Where a continued-as-new close picks up. */
+  resume?: BillingDayProgress & { after: string | null };
+}
+
+export interface BillingDayProgress {
+  date: string;
+  status: 'open' | 'closing' | 'closed';
+  /** Accounts looked at so far, of all accounts at the cut-off. */
+  accountsDone: number;
+  accountsTotal: number;
+  payouts: number;
+  paidOutCents: number;
+}
+
+/** Closes the day now instead of at its end (a manual close); a day already closing or closed ignores it. */
+export const closeBillingDaySignal = defineSignal('close');
+export const billingDayProgressQuery = defineQuery<BillingDayProgress>('progress');

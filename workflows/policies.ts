@@ -14,8 +14,19 @@ export const activityPolicies = {
     startToCloseTimeout: '30s',
     retry: { ...untilItWorks, nonRetryableErrorTypes: ['Billing.InvalidEntry'] },
   } satisfies ActivityOptions,
+  /** Services effects (catalog look-ups, offers, reviews); a malformed review is a bug no retry fixes. */
+  services: { startToCloseTimeout: '30s', retry: { ...untilItWorks, nonRetryableErrorTypes: ['Services.InvalidReview'] } } satisfies ActivityOptions,
+  /** Inventory effects: short transactions, retried until they land; a malformed inventory is a bug no retry fixes. */
+  inventory: {
+    startToCloseTimeout: '10s',
+    retry: { ...untilItWorks, nonRetryableErrorTypes: ['Inventory.InvalidInput', 'Inventory.NotFound'] },
+  } satisfies ActivityOptions,
   /** Notifications may wait on a slow mail server; they run beside the issue, never in its way. */
   notification: { startToCloseTimeout: '2m', retry: { ...untilItWorks, maximumInterval: '5m' } } satisfies ActivityOptions,
+  /** Steps of a billing day's close; beginning one waits (retrying) until every earlier day has closed. */
+  dayClose: { startToCloseTimeout: '1m', retry: untilItWorks } satisfies ActivityOptions,
+  /** Payout batches and their mails: long, so they heartbeat; a retry resumes after the last committed batch. */
+  payoutBatch: { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: untilItWorks } satisfies ActivityOptions,
   /** Batches of the shuffle: long, so they heartbeat. */
   shuffleBatch: { startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: untilItWorks } satisfies ActivityOptions,
 } as const;

@@ -6,3 +6,6 @@ export const IssueStateKey = defineSearchAttributeKey('IssueState', 'KEYWORD');
 export const AssigneeIdKey = defineSearchAttributeKey('AssigneeId', 'KEYWORD');
 
 export const customSearchAttributes = [IssueTypeKey, IssueStateKey, AssigneeIdKey];
+
+/** Set by the server on every run a Schedule starts: the time the run was scheduled for. */
+export const ScheduledStartTimeKey = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');

@@ -26,11 +26,17 @@ export const billingDays = pgTable('billing_days', {
   payoutsCents: bigint('payouts_cents', { mode: 'number' }),
   workersInNegative: integer('workers_in_negative'),
   earningsCents: bigint('earnings_cents', { mode: 'number' }),
+  // The rest of db/billing-stats.ts `DayTotals` (same names), so a closed day's statistics need no ledger scan.
+  serviceChargesCents: bigint('service_charges_cents', { mode: 'number' }),
+  serviceCreditsCents: bigint('service_credits_cents', { mode: 'number' }),
+  entries: integer('entries'),
 });
 
 /**
  * A user's money with the platform. No foreign key to users: billing owns its data and only ever gets
  * user ids from the issue engine, which picked them from auth.
+ * No index on the balance: every entry moves it, and an unindexed column keeps those updates HOT; with one
+ * account per user, counting the accounts in the negative reads a small table.
  */
 export const accounts = pgTable('accounts', {
   userId: uuid('user_id').primaryKey(),
@@ -64,8 +70,13 @@ export const ledgerEntries = pgTable(
     check('ledger_entries_amount_nonzero', sql`${t.amountCents} <> 0`),
     // An account's ledger, newest first.
     index('ledger_entries_user_id_idx').on(t.userId, t.id),
-    // A day's totals by kind.
-    index('ledger_entries_billing_date_kind_idx').on(t.billingDate, t.kind),
+    // A day's totals by kind, answered from the index alone (amount included).
+    index('ledger_entries_billing_date_kind_idx').on(t.billingDate, t.kind, t.amountCents),
+    // The highest reward of a day, ties to the earliest: the top task of a period is one probe per day.
+    // NULLS FIRST is PostgreSQL's order for a plain `desc`; drizzle's default (NULLS LAST) would not serve it.
+    index('ledger_entries_day_top_reward_idx')
+      .on(t.billingDate, t.amountCents.desc().nullsFirst(), t.createdAt, t.id)
+      .where(sql`${t.kind} = 'reward'`),
   ],
 );
 

@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { issueTypes } from '../schema/issues.js';
+import { inventoryType } from './inventory.js';
+import { serviceRequestType } from './service-request.js';
 import { taskType } from './task.js';
 
 /** Built-in issue types, seeded as version 1 when their key does not exist yet. */
-export const builtinIssueTypes = [taskType];
+export const builtinIssueTypes = [taskType, serviceRequestType, inventoryType];
 
 export async function ensureBuiltinIssueTypes(db: Db): Promise<void> {
   for (const type of builtinIssueTypes) {

@@ -28,6 +28,8 @@ export interface TestUser extends PublicUser {
 
 export interface Harness {
   config: Config;
+  /** The environment the config was loaded from: a worker process started for this harness gets the same. */
+  env: Record<string, string>;
   services: Services;
   database: Database;
   apiUrl: string;
@@ -81,6 +83,8 @@ export async function startHarness(
     workerContexts?: ContextName[];
     /** Runs on a time-skipping test server of its own instead of the shared dev server (see `time`). */
     timeSkipping?: boolean;
+    /** Creates the daily billing Schedule and opens today's billing day (off by default: days close at midnight). */
+    billingSchedule?: boolean;
   } = {},
 ): Promise<Harness> {
   const log = createLogger('warn', 'test');
@@ -91,7 +95,7 @@ export async function startHarness(
     createTestDatabase(),
     timeSkipping ? timeSkipping.namespace ?? 'default' : createTestNamespace(temporalAddress),
   ]);
-  const config = loadConfig({
+  const env: Record<string, string> = {
     PORT: '0',
     LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
@@ -99,7 +103,8 @@ export async function startHarness(
     TEMPORAL_NAMESPACE: namespace,
     JWT_SECRET: randomBytes(32).toString('hex'),
     ...options.env,
-  });
+  };
+  const config = loadConfig(env);
   const services = await startServices({
     config,
     databaseUrl,
@@ -109,6 +114,7 @@ export async function startHarness(
     api: true,
     workerContexts: options.workerContexts ?? contexts,
     bundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+    billingSchedule: options.billingSchedule ?? false,
   });
   const database = openDatabase(databaseUrl, { max: 5 });
   const apiUrl = services.apiUrl!;
@@ -135,6 +141,7 @@ export async function startHarness(
 
   return {
     config,
+    env,
     services,
     database,
     apiUrl,

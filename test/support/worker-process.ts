@@ -16,12 +16,9 @@ export interface WorkerProcess {
 export async function spawnWorkerProcess(h: Harness, contexts?: string[]): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     env: {
+      ...h.env,
       PATH: searchPath().join(path.delimiter),
-      DATABASE_URL: h.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_NAMESPACE: h.namespace,
       WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
-      JWT_SECRET: h.config.jwt.secret,
       LOG_LEVEL: 'info',
       ...(contexts ? { WORKER_CONTEXTS: contexts.join(',') } : {}),
     },

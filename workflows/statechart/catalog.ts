@@ -63,6 +63,8 @@ export const contextActions = {
       .strictObject({ field: Field, min: z.number().int(), max: z.number().int(), step: z.number().int().positive().default(1) })
       .refine((p) => p.min <= p.max, 'min must not exceed max'),
   },
+  /** Appends a value (may be an expression) to an array field (missing counts as empty), e.g. the workers already asked. */
+  append: { params: z.strictObject({ field: Field, value: z.unknown() }) },
 } as const;
 
 /** Input every effect activity receives; `key` is unique per effect run and stable across retries. */
@@ -103,6 +105,29 @@ export const effects = {
   /** Subscribes the issue to a topic; anything published there arrives as an event. */
   subscribe: { context: 'issues', params: z.strictObject({ topic: Topic }), answers: [] },
   unsubscribe: { context: 'issues', params: z.strictObject({ topic: Topic }), answers: [] },
+  /**
+   * Reads `context.serviceId` from the service catalog and the configured service SLAs; answers
+   * `service.described {serviceName, priceCents, commissionCents, workerCreditCents, offerSla, reviewWindow}`,
+   * or `service.inactive {reason}` for an unknown or inactive service.
+   */
+  describeService: { context: 'services', params: noParams, answers: ['service.described', 'service.inactive'] },
+  /**
+   * Picks a random active worker qualified for `context.serviceId` and not in `context.offeredWorkerIds`;
+   * answers `offer.made {workerId}` or `offer.none`.
+   */
+  offerService: { context: 'services', params: noParams, answers: ['offer.made', 'offer.none'] },
+  /** Records the client's review (`context.rating`, `context.reviewComment`) of `context.assigneeId`'s work, once per issue. */
+  recordReview: { context: 'services', params: noParams, answers: [] },
+  /** Charges `context.clientId` the service price `context.priceCents` (a negative `service_charge`), once per issue. */
+  chargeClient: { context: 'billing', params: noParams, answers: [] },
+  /** Credits the assignee `context.workerCreditCents` (the price minus the platform commission, `service_credit`), once per issue. */
+  creditWorker: { context: 'billing', params: noParams, answers: [] },
+  /** Creates the issue's inventory (one per issue) of `context.location` and `context.items`; answers `inventory.created {inventoryId}`. */
+  createInventory: { context: 'inventory', params: noParams, answers: ['inventory.created'] },
+  /** Closes the issue's inventory to edits; answers `inventory.closed {inventoryId}`. */
+  closeInventory: { context: 'inventory', params: noParams, answers: ['inventory.closed'] },
+  /** Opens a closed inventory to the performer's edits again (`started`); answers `inventory.reopened {inventoryId}`. */
+  reopenInventory: { context: 'inventory', params: noParams, answers: ['inventory.reopened'] },
 } as const satisfies Record<string, { context: ContextName; params: z.ZodType; answers: readonly string[] }>;
 
 /** Appends a domain event in the same transaction that records the step (not an activity of its own). */

@@ -72,6 +72,10 @@ export function buildMachine(definition: IssueTypeDefinition, issue: { id: strin
         // Math.random is seeded per workflow run by Temporal, so replay picks the same value.
         return { [params.field]: params.min + step * Math.floor(Math.random() * choices) };
       }),
+      append: assign(({ context, event }, params: { field: string; value: unknown }) => {
+        const list = context[params.field];
+        return { [params.field]: [...(Array.isArray(list) ? list : []), resolveExpressions(params.value, scope(context, event))] };
+      }),
     },
     delays: Object.fromEntries(namedDelays(definition).map((name) => [name, delayFor(name)])),
   }).createMachine({

@@ -1,0 +1,175 @@
+// Analytics (SPEC §5.5), for admins: a day's management earnings and the most expensive task of a period.
+// Read-only queries over the billing and issue data; exact numbers, no copies of their own.
+import { createRoute, z } from '@hono/zod-openapi';
+import { eq, sql } from 'drizzle-orm';
+import { billingToday, dayStatistics, workersInNegative } from '../db/billing-stats.js';
+import { users } from '../db/schema/auth.js';
+import { billingDayStatuses, ledgerEntries } from '../db/schema/billing.js';
+import { issues } from '../db/schema/issues.js';
+import { BillingDate, shiftDate } from './billing.js';
+import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
+import type { ApiDeps } from './deps.js';
+import { authenticate, requireRole } from './security.js';
+
+const DateQuery = z.object({
+  date: BillingDate.optional().openapi({ description: 'A billing day. Default: today in BILLING_TIMEZONE.' }),
+});
+
+const Summary = z
+  .object({
+    date: z.iso.date(),
+    status: z.enum(billingDayStatuses),
+    earningsCents: z.number().int().openapi({ description: 'Management earnings of the day: fees − rewards.' }),
+    feesCents: z.number().int().openapi({ description: 'Assignment fees charged that day.' }),
+    rewardsCents: z.number().int().openapi({ description: 'Rewards credited that day.' }),
+    payoutsCents: z.number().int().openapi({ description: 'Paid out by the day’s close.' }),
+    workersInNegative: z.number().int().openapi({ description: 'Workers with a negative balance: at the close for a closed day, else now.' }),
+    workersInNegativeAt: z.iso.datetime().openapi({ description: 'The instant `workersInNegative` describes.' }),
+  })
+  .openapi('AnalyticsSummary');
+
+const periods = ['day', 'week', 'month'] as const;
+type Period = (typeof periods)[number];
+
+const TopTaskQuery = DateQuery.extend({
+  period: z.enum(periods).default('day').openapi({ description: 'The day of `date`, its ISO week (Monday to Sunday) or its calendar month.' }),
+});
+
+const TopTask = z
+  .object({
+    period: z.enum(periods),
+    from: z.iso.date(),
+    to: z.iso.date(),
+    task: z
+      .object({
+        id: z.uuid(),
+        title: z.string(),
+        rewardCents: z.number().int(),
+        assignFeeCents: z.number().int().nullable().openapi({ description: 'The task’s assign fee; null if its context lacks one.' }),
+        assignee: z.object({ id: z.uuid(), name: z.string().nullable() }).openapi({ description: 'Who completed it and got the reward.' }),
+        completedAt: z.iso.datetime().openapi({ description: 'When the reward was credited.' }),
+      })
+      .nullable()
+      .openapi({ description: 'Null when no task was completed in the period.' }),
+  })
+  .openapi('TopTask');
+
+/** The billing days a period covers: the date itself, its Monday-to-Sunday week, or its calendar month. */
+function periodDays(period: Period, date: string): { from: string; to: string } {
+  if (period === 'day') return { from: date, to: date };
+  if (period === 'week') {
+    const monday = shiftDate(date, -((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7));
+    return { from: monday, to: shiftDate(monday, 6) };
+  }
+  const first = `${date.slice(0, 8)}01`;
+  return { from: first, to: shiftDate(shiftDate(first, 32).slice(0, 8) + '01', -1) };
+}
+
+export function analyticsRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  const { db } = deps.database;
+  const admin = [authenticate(deps), requireRole('admin')];
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/analytics/summary',
+      tags: ['analytics'],
+      summary: 'Management earnings of a day and the workers in the negative',
+      security: [{ bearer: [] }],
+      middleware: admin,
+      request: { query: DateQuery },
+      responses: { 200: jsonContent(Summary, 'The day’s figures'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => {
+      const date = c.req.valid('query').date ?? (await billingToday(db, deps.config.billing.timeZone));
+      const day = await dayStatistics(db, date);
+      // A closed day keeps the count its close took; any other day is described by the balances now.
+      const stored = day.status === 'closed' && day.workersInNegative !== null;
+      const now = new Date();
+      return c.json(
+        {
+          date,
+          status: day.status,
+          earningsCents: day.earningsCents,
+          feesCents: day.feesCents,
+          rewardsCents: day.rewardsCents,
+          payoutsCents: day.payoutsCents,
+          workersInNegative: stored ? day.workersInNegative! : await workersInNegative(db),
+          workersInNegativeAt: (stored ? (day.closedAt ?? day.cutoffAt ?? now) : now).toISOString(),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/analytics/top-task',
+      tags: ['analytics'],
+      summary: 'The most expensive task completed in a day, week or month',
+      description:
+        'The task with the highest reward among tasks completed in the period, by the billing day of their reward. ' +
+        'On a tie, the earliest completion wins.',
+      security: [{ bearer: [] }],
+      middleware: admin,
+      request: { query: TopTaskQuery },
+      responses: { 200: jsonContent(TopTask, 'The top task, or null'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => {
+      const { period, date: given } = c.req.valid('query');
+      const date = given ?? (await billingToday(db, deps.config.billing.timeZone));
+      const { from, to } = periodDays(period, date);
+      // The best reward of each day is one probe of ledger_entries_day_top_reward_idx; the best of those wins.
+      // Only rewards of tasks that are done count (a reward of another issue type, or a stray one, does not).
+      const [winner] = await db.execute<{ id: string }>(sql`
+        select best.id::text as id
+        from generate_series(${from}::date, ${to}::date, interval '1 day') as day(date)
+        cross join lateral (
+          select e.id, e.amount_cents, e.created_at
+          from ${ledgerEntries} e join ${issues} i on i.id = e.issue_id and i.type_key = 'task' and i.status = 'done'
+          where e.kind = 'reward' and e.billing_date = day.date::date
+          order by e.amount_cents desc, e.created_at, e.id
+          limit 1
+        ) best
+        order by best.amount_cents desc, best.created_at, best.id
+        limit 1`);
+      if (!winner) return c.json({ period, from, to, task: null }, 200);
+      const [row] = await db
+        .select({
+          id: issues.id,
+          title: issues.title,
+          rewardCents: ledgerEntries.amountCents,
+          assignFeeCents: sql<string | null>`case when jsonb_typeof(${issues.context}->'assignFeeCents') = 'number'
+            then (${issues.context}->>'assignFeeCents') end`,
+          assigneeId: ledgerEntries.userId,
+          assigneeName: users.name,
+          completedAt: ledgerEntries.createdAt,
+        })
+        .from(ledgerEntries)
+        .innerJoin(issues, eq(issues.id, ledgerEntries.issueId))
+        .leftJoin(users, eq(users.id, ledgerEntries.userId))
+        .where(eq(ledgerEntries.id, Number(winner.id)));
+      const task = row!;
+      return c.json(
+        {
+          period,
+          from,
+          to,
+          task: {
+            id: task.id,
+            title: task.title,
+            rewardCents: task.rewardCents,
+            assignFeeCents: task.assignFeeCents === null ? null : Number(task.assignFeeCents),
+            assignee: { id: task.assigneeId, name: task.assigneeName },
+            completedAt: task.completedAt.toISOString(),
+          },
+        },
+        200,
+      );
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,108 @@
+// One billing day: its figures with the live progress of its close, and the manual close.
+import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { requestBillingDayClose } from '../activities/billing.js';
+import { dayStatistics } from '../db/billing-stats.js';
+import { currentBillingDay } from '../db/ledger.js';
+import { billingDayProgressQuery, billingDayWorkflowId, type BillingDayProgress } from '../workflows/messages.js';
+import { BillingDate, BillingDayStatisticsSchema, dayStatisticsJson } from './billing.js';
+import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
+import type { ApiDeps } from './deps.js';
+import { problemContent, problems } from './problem.js';
+import { authenticate, requireRole } from './security.js';
+
+const DateParam = z.object({ date: BillingDate.openapi({ param: { name: 'date', in: 'path' } }) });
+
+const BillingDaySchema = BillingDayStatisticsSchema.extend({
+  progress: z
+    .object({
+      accountsDone: z.number().int(),
+      accountsTotal: z.number().int().openapi({ description: 'Accounts at the cut-off (and any opened during the close).' }),
+      payouts: z.number().int(),
+      paidOutCents: z.number().int(),
+    })
+    .nullable()
+    .openapi({ description: 'The close as its workflow reports it now; null when no close is running.' }),
+}).openapi('BillingDay');
+
+export function billingDayRoutes(deps: ApiDeps) {
+  const app = createRouter();
+  const { db } = deps.database;
+  const guard = [authenticate(deps), requireRole('accountant', 'admin')];
+
+  /** The progress of a close that is running; none when it is not (or no worker answers in time). */
+  const liveProgress = async (date: string): Promise<BillingDayProgress | null> => {
+    try {
+      const progress = await deps.temporal.withDeadline(Date.now() + 3000, () =>
+        deps.temporal.workflow.getHandle(billingDayWorkflowId(date)).query(billingDayProgressQuery),
+      );
+      return progress.status === 'closing' ? progress : null;
+    } catch (error) {
+      deps.log.debug(`billing day ${date}: progress query failed (${(error as Error).message})`);
+      return null;
+    }
+  };
+
+  const day = async (date: string) => {
+    const statistics = await dayStatistics(db, date);
+    const progress = statistics.status === 'closing' ? await liveProgress(date) : null;
+    return {
+      ...dayStatisticsJson(statistics),
+      progress: progress && { accountsDone: progress.accountsDone, accountsTotal: progress.accountsTotal, payouts: progress.payouts, paidOutCents: progress.paidOutCents },
+    };
+  };
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/billing/days/{date}',
+      tags: ['billing'],
+      summary: 'One billing day: status, totals, and the progress of its close while it runs',
+      security: [{ bearer: [] }],
+      middleware: guard,
+      request: { params: DateParam },
+      responses: { 200: jsonContent(BillingDaySchema, 'The day (an open day without entries when it has none yet)'), ...authResponses, ...validationResponses },
+    }),
+    async (c) => c.json(await day(c.req.valid('param').date), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/billing/days/{date}/close',
+      tags: ['billing'],
+      summary: 'Close a billing day now (by hand)',
+      description:
+        'Takes the cut-off now: entries written from here on belong to the next day. Pays out every positive balance, ' +
+        'then mails the daily report. Earlier days still open are closed first. Closing a closed day changes nothing.',
+      security: [{ bearer: [] }],
+      middleware: guard,
+      request: { params: DateParam },
+      responses: {
+        200: jsonContent(BillingDaySchema, 'The day was closed already; nothing changed'),
+        202: jsonContent(BillingDaySchema, 'The close is under way; follow it at GET /billing/days/{date}'),
+        409: problemContent('The day has not begun: new entries still go to an earlier day'),
+        ...authResponses,
+        ...validationResponses,
+      },
+    }),
+    async (c) => {
+      const { date } = c.req.valid('param');
+      // The current day may be closed by hand, and then the next one: entries go to the first open day.
+      const current = await currentBillingDay(db, deps.config.billing.timeZone);
+      if (date > current) throw problems.conflict(`billing day ${date} has not begun: entries go to ${current} now`, 'day-not-begun');
+      const before = await dayStatistics(db, date);
+      if (before.status === 'closed') return c.json(await day(date), 200);
+      try {
+        await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
+      } catch (error) {
+        // Its workflow completed meanwhile: the day has just closed.
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      }
+      c.header('Location', `/billing/days/${date}`);
+      return c.json(await day(date), 202);
+    },
+  );
+
+  return app;
+}

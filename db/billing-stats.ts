@@ -1,0 +1,162 @@
+// Billing figures read from the ledger: a day's totals and the workers in the negative. The day-close
+// stores them on the closed day; the billing and analytics API answer open days with them live.
+import { and, asc, between, count, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Tx } from './client.js';
+import { users } from './schema/auth.js';
+import { accounts, billingDays, ledgerEntries, type BillingDayRow, type BillingDayStatus } from './schema/billing.js';
+
+/**
+ * One billing day's money, all in cents. Fees, rewards and payouts are positive amounts as the management
+ * sees them (the ledger stores them signed from the worker's side). Every field has a column of the same
+ * name on `billingDays`, where the day's close stores them.
+ */
+export interface DayTotals {
+  /** Assignment fees charged: −sum of `assign_fee` entries. */
+  feesCents: number;
+  /** Rewards credited: sum of `reward` entries. */
+  rewardsCents: number;
+  /** Management earnings (SPEC §5.4, §5.5): fees − rewards; negative when rewards exceed fees. */
+  earningsCents: number;
+  /** Paid out by the day's close: −sum of `payout` entries. */
+  payoutsCents: number;
+  /** Charged to clients for service requests: −sum of `service_charge` entries. */
+  serviceChargesCents: number;
+  /** Credited to workers for service requests: sum of `service_credit` entries. */
+  serviceCreditsCents: number;
+  /** Number of ledger entries of the day, of every kind. */
+  entries: number;
+}
+
+// sum(bigint) is numeric and count(*) bigint: both reach JS as strings.
+const totalsColumns = sql`
+  coalesce(-sum(${ledgerEntries.amountCents}) filter (where ${ledgerEntries.kind} = 'assign_fee'), 0)::text as fees,
+  coalesce(sum(${ledgerEntries.amountCents}) filter (where ${ledgerEntries.kind} = 'reward'), 0)::text as rewards,
+  coalesce(-sum(${ledgerEntries.amountCents}) filter (where ${ledgerEntries.kind} = 'payout'), 0)::text as payouts,
+  coalesce(-sum(${ledgerEntries.amountCents}) filter (where ${ledgerEntries.kind} = 'service_charge'), 0)::text as service_charges,
+  coalesce(sum(${ledgerEntries.amountCents}) filter (where ${ledgerEntries.kind} = 'service_credit'), 0)::text as service_credits,
+  count(*)::text as entries`;
+
+type TotalsRow = {
+  fees: string;
+  rewards: string;
+  payouts: string;
+  service_charges: string;
+  service_credits: string;
+  entries: string;
+};
+
+const toTotals = (row: TotalsRow | undefined): DayTotals => {
+  const feesCents = Number(row?.fees ?? 0);
+  const rewardsCents = Number(row?.rewards ?? 0);
+  return {
+    feesCents,
+    rewardsCents,
+    earningsCents: feesCents - rewardsCents,
+    payoutsCents: Number(row?.payouts ?? 0),
+    serviceChargesCents: Number(row?.service_charges ?? 0),
+    serviceCreditsCents: Number(row?.service_credits ?? 0),
+    entries: Number(row?.entries ?? 0),
+  };
+};
+
+/**
+ * The totals of one billing day (`YYYY-MM-DD`) as the ledger holds them now. Inside the close's transaction,
+ * after its payouts, they are the day's final figures: no entry joins a day once it is closing.
+ */
+export async function dayTotals(db: Tx, date: string): Promise<DayTotals> {
+  const [row] = await db.execute<TotalsRow>(
+    sql`select ${totalsColumns} from ${ledgerEntries} where ${ledgerEntries.billingDate} = ${date}`,
+  );
+  return toTotals(row);
+}
+
+/** Totals of each of the given days that has entries, by date. */
+export async function totalsOfDays(db: Tx, dates: string[]): Promise<Map<string, DayTotals>> {
+  if (dates.length === 0) return new Map();
+  const rows = await db.execute<TotalsRow & { date: string }>(sql`
+    select ${ledgerEntries.billingDate}::text as date, ${totalsColumns} from ${ledgerEntries}
+    where ${inArray(ledgerEntries.billingDate, dates)}
+    group by ${ledgerEntries.billingDate}`);
+  return new Map(rows.map((row) => [row.date, toTotals(row)]));
+}
+
+/**
+ * How many workers owe the platform now: accounts of users with the role `worker` whose balance is below
+ * zero. Deactivated workers count too: their debt did not go away.
+ */
+export async function workersInNegative(db: Tx): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(accounts)
+    .innerJoin(users, eq(users.id, accounts.userId))
+    .where(and(lt(accounts.balanceCents, 0), eq(users.role, 'worker')));
+  return row?.n ?? 0;
+}
+
+/** Today's date in the billing time zone, by the database clock (the one that assigns entries to days). */
+export async function billingToday(db: Tx, timeZone: string): Promise<string> {
+  const [row] = await db.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
+  return row!.date;
+}
+
+/** A billing day as accountants see it: its status and figures. */
+export interface DayStatistics extends DayTotals {
+  date: string;
+  status: BillingDayStatus;
+  cutoffAt: Date | null;
+  closedAt: Date | null;
+  /** As stored by the day's close; null until the day is closed (it is a snapshot, not a ledger sum). */
+  workersInNegative: number | null;
+}
+
+const storedFigures = [
+  'feesCents',
+  'rewardsCents',
+  'earningsCents',
+  'payoutsCents',
+  'serviceChargesCents',
+  'serviceCreditsCents',
+  'entries',
+] as const;
+
+/**
+ * Every billing day from `from` to `to` (inclusive), oldest first. A closed day answers the totals its
+ * close stored (what the daily report said); an open or closing day, or a figure the close did not store,
+ * comes from the ledger now. So a range of closed days reads no ledger entries at all.
+ * Read in one snapshot, so a day that closes meanwhile is seen either before or after its close.
+ */
+export async function daysStatistics(db: Tx, from: string, to: string): Promise<DayStatistics[]> {
+  return db.transaction(
+    async (tx) => {
+      const days = await tx.select().from(billingDays).where(between(billingDays.date, from, to)).orderBy(asc(billingDays.date));
+      const closed = (day: BillingDayRow) => day.status === 'closed';
+      const fromLedger = days.filter((day) => !closed(day) || storedFigures.some((name) => day[name] === null)).map((day) => day.date);
+      const live = await totalsOfDays(tx, fromLedger);
+      return days.map((day) => {
+        const totals = live.get(day.date) ?? toTotals(undefined);
+        const figure = (name: (typeof storedFigures)[number]) => (closed(day) ? day[name] : null) ?? totals[name];
+        return {
+          feesCents: figure('feesCents'),
+          rewardsCents: figure('rewardsCents'),
+          earningsCents: figure('earningsCents'),
+          payoutsCents: figure('payoutsCents'),
+          serviceChargesCents: figure('serviceChargesCents'),
+          serviceCreditsCents: figure('serviceCreditsCents'),
+          entries: figure('entries'),
+          date: day.date,
+          status: day.status,
+          cutoffAt: day.cutoffAt,
+          closedAt: day.closedAt,
+          workersInNegative: closed(day) ? day.workersInNegative : null,
+        };
+      });
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
+
+/** One day's statistics; a date without a billing day yet is an open day without entries. */
+export async function dayStatistics(db: Tx, date: string): Promise<DayStatistics> {
+  const [day] = await daysStatistics(db, date, date);
+  return day ?? { ...toTotals(undefined), date, status: 'open', cutoffAt: null, closedAt: null, workersInNegative: null };
+}
