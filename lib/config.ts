@@ -51,6 +51,8 @@ const envSchema = z.object({
     .transform((list) => list.split(',').map((name) => name.trim()).filter(Boolean))
     .pipe(z.array(z.enum(contexts)).min(1)),
   WORKFLOW_BUNDLE_PATH: optionalString,
+  // Each cached workflow holds ~1.5 MiB of the worker's memory; one not cached is replayed from its history when it next runs.
+  WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(500),
 });
 
 function isTimeZone(zone: string): boolean {
@@ -84,7 +86,7 @@ export interface Config {
   services: { offerSla: string; reviewWindow: string };
   /** How long an assigned inventory may wait to be started before managers are told. */
   inventory: { startSla: string };
-  workers: { contexts: ContextName[]; bundlePath?: string };
+  workers: { contexts: ContextName[]; bundlePath?: string; workflowCacheSize: number };
 }
 
 export class ConfigError extends Error {
@@ -118,7 +120,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     billing: { timeZone: e.BILLING_TIMEZONE, platformCommissionPercent: e.PLATFORM_COMMISSION_PERCENT },
     services: { offerSla: e.SERVICE_OFFER_SLA, reviewWindow: e.SERVICE_REVIEW_WINDOW },
     inventory: { startSla: e.INVENTORY_START_SLA },
-    workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH },
+    workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH, workflowCacheSize: e.WORKFLOW_CACHE_SIZE },
   };
 }
 

@@ -77,7 +77,7 @@ export async function startWorkers(options: {
         namespace: deps.config.temporal.namespace,
         taskQueue: taskQueues[context],
         activities: contextActivities,
-        ...(hostsWorkflows ? { workflowBundle: bundle } : {}),
+        ...(hostsWorkflows ? { workflowBundle: bundle, maxCachedWorkflows: deps.config.workers.workflowCacheSize } : {}),
       }),
     );
   }
