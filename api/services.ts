@@ -510,89 +510,62 @@ export function serviceRoutes(deps: ApiDeps) {
   /** An optional JSON body: sending none at all is the same as `{}`. */
   const optionalBody = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: false });
 
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/accept',
-      tags: ['service requests'],
-      summary: 'Accept the offer (the worker it is offered to)',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam },
-      responses: stepResponses('the worker the request is offered to'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'accept', {}), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/decline',
-      tags: ['service requests'],
+  /** The steps of a request, each a shortcut for one statechart event (whose guard decides who may send it). */
+  const steps = [
+    { path: 'accept', event: 'accept', who: 'the worker the request is offered to', summary: 'Accept the offer (the worker it is offered to)' },
+    {
+      path: 'decline',
+      event: 'decline',
+      who: 'the worker the request is offered to',
       summary: 'Decline the offer (the worker it is offered to); it goes to another qualified worker',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam, body: optionalBody(ServiceEventFields.decline.openapi('ServiceOfferDecline')) },
-      responses: stepResponses('the worker the request is offered to'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'decline', c.req.valid('json')), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/done',
-      tags: ['service requests'],
+      body: optionalBody(ServiceEventFields.decline.openapi('ServiceOfferDecline')),
+    },
+    {
+      path: 'done',
+      event: 'done',
+      who: 'the worker who accepted the request',
       summary: 'Mark the request done (its worker); the client is charged and the worker credited in the background',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam },
-      responses: stepResponses('the worker who accepted the request'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'done', {}), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/not-done',
-      tags: ['service requests'],
+    },
+    {
+      path: 'not-done',
+      event: 'not_done',
+      who: 'the worker who accepted the request',
       summary: 'Mark the request not done, with a reason (its worker); nothing is charged',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam, body: jsonBody(ServiceEventFields.not_done.openapi('ServiceNotDone')) },
-      responses: stepResponses('the worker who accepted the request'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'not_done', c.req.valid('json')), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/review',
-      tags: ['service requests'],
+      body: jsonBody(ServiceEventFields.not_done.openapi('ServiceNotDone')),
+    },
+    {
+      path: 'review',
+      event: 'review',
+      who: 'the client who made the request',
       summary: 'Review the performed request (its client, once, within the review window)',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam, body: jsonBody(ServiceEventFields.review.openapi('ServiceReview')) },
-      responses: stepResponses('the client who made the request'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'review', c.req.valid('json')), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/service-requests/{id}/cancel',
-      tags: ['service requests'],
+      body: jsonBody(ServiceEventFields.review.openapi('ServiceReview')),
+    },
+    {
+      path: 'cancel',
+      event: 'cancel',
+      who: 'the client who made the request, or a manager',
       summary: 'Cancel the request before a worker accepted it (its client, or a manager)',
-      security: bearer,
-      middleware: signedIn,
-      request: { params: IdParam, body: optionalBody(ServiceEventFields.cancel.openapi('ServiceRequestCancellation')) },
-      responses: stepResponses('the client who made the request, or a manager'),
-    }),
-    async (c) => c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, 'cancel', c.req.valid('json')), 200),
-  );
+      body: optionalBody(ServiceEventFields.cancel.openapi('ServiceRequestCancellation')),
+    },
+  ];
+  for (const step of steps) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/service-requests/{id}/${step.path}`,
+        tags: ['service requests'],
+        summary: step.summary,
+        security: bearer,
+        middleware: signedIn,
+        request: { params: IdParam, ...(step.body && { body: step.body }) },
+        responses: stepResponses(step.who),
+      }),
+      async (c) => {
+        const data = step.body ? ((c.req.valid('json' as never) ?? {}) as Record<string, unknown>) : {};
+        return c.json(await sendToRequest(c.get('user'), c.req.valid('param').id, step.event, data), 200);
+      },
+    );
+  }
 
   return app;
 }
