@@ -1,5 +1,6 @@
 // Issues context: the read model each workflow step writes, assignment, topics, and the shuffle's fan-out.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, eq, gt, notInArray, sql } from 'drizzle-orm';
@@ -131,6 +132,9 @@ export function createIssueActivities(deps: ActivityDeps) {
       // Cancelled (e.g. the worker shuts down): stop waiting on updates, which this very worker may be the one
       // to process; the retried batch sends them again under the same update ids.
       const cancelled = cancellationSignal();
+      // The SDK adds an abort listener per call and keeps it until the signal is gone (with this activity): a batch
+      // makes hundreds of calls, which is expected here, not the leak Node warns of after ten.
+      setMaxListeners(0, cancelled);
       const worker = async () => {
         for (let issueId = queue.shift(); issueId; issueId = queue.shift()) {
           try {

@@ -1,7 +1,8 @@
 // aTES task shortcuts over the generic issue API (SPEC §5.1), and the shuffle.
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { stableUuid } from '../activities/issues.js';
 import type { shuffleWorkflow } from '../workflows/shuffle.js';
 import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
@@ -105,13 +106,23 @@ export function taskRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const user = c.get('user');
+      const key = c.req.header('Idempotency-Key');
       const answer = await idempotent(c, deps, 'POST /tasks/shuffle', async () => {
-        const id = randomUUID();
-        await deps.temporal.workflow.start<typeof shuffleWorkflow>('shuffleWorkflow', {
-          workflowId: shuffleWorkflowId(id),
-          taskQueue: taskQueues.issues,
-          args: [{ shuffleId: id, actor: { id: user.id, role: user.role } }],
-        });
+        // The id follows from the key: a retry whose first attempt started the shuffle but could not store its
+        // answer (the database was down) finds that shuffle instead of starting a second one.
+        const id = key ? stableUuid(`shuffle:${user.id}:${key}`) : randomUUID();
+        try {
+          await deps.temporal.workflow.start<typeof shuffleWorkflow>('shuffleWorkflow', {
+            workflowId: shuffleWorkflowId(id),
+            taskQueue: taskQueues.issues,
+            args: [{ shuffleId: id, actor: { id: user.id, role: user.role } }],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          });
+        } catch (error) {
+          // That first shuffle has finished meanwhile.
+          if (!(key && error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        }
         return { status: 201, body: { id, status: 'running' as const, seen: 0, reassigned: 0, skipped: 0, startedBy: user.id } };
       });
       return c.json(answer.body, 202);

@@ -47,6 +47,29 @@ describe('POST /tasks/shuffle access', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/problem+json');
   });
+
+  it('starts one shuffle per Idempotency-Key, even when a retry finds no stored answer', async () => {
+    const key = randomUUID();
+    const post = () => h.request('POST', '/tasks/shuffle', { token: manager.token, headers: { 'Idempotency-Key': key } });
+    const runOf = async (id: string) => (await h.services.deps.temporal.workflow.getHandle(`shuffle-${id}`).describe()).runId;
+    const first = await post();
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const run = await runOf(first.body.id);
+    // What a database restart between starting the shuffle and storing its answer leaves behind: no stored answer.
+    const forget = () => h.database.sql`delete from idempotency_keys where key = ${key}`;
+    await forget();
+    const retried = await post();
+    expect(retried.status).toBe(202);
+    expect(retried.body.id).toBe(first.body.id);
+    // Once that shuffle has finished, a retry still starts no second one.
+    for (let polls = 0; (await h.request('GET', `/tasks/shuffles/${first.body.id}`, { token: manager.token })).body.status !== 'completed'; polls++) {
+      if (polls > 100) throw new Error('the shuffle did not complete');
+      await sleep(200);
+    }
+    await forget();
+    expect((await post()).body.id).toBe(first.body.id);
+    expect(await runOf(first.body.id)).toBe(run);
+  });
 });
 
 describe('a task created while no worker is active', () => {

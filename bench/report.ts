@@ -1,0 +1,70 @@
+// The bench's one table (stdout) and the same numbers as JSON under bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import type { CaseResult } from './measure.js';
+
+export interface BenchReport {
+  startedAt: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  seconds: number;
+  cases: CaseResult[];
+}
+
+export function machine(): BenchReport['machine'] {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+const format = (value: number | undefined, unit = ''): string => {
+  if (value === undefined) return '';
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
+  return `${value.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
+};
+
+const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
+
+/** A plain-text table that also reads as Markdown. */
+export function renderTable(report: BenchReport): string {
+  const header = ['case', 'figure', 'aTES', 'baseline', 'ratio', 'difference'];
+  const rows: string[][] = [];
+  for (const result of report.cases) {
+    const sizes = Object.entries(result.sizes)
+      .map(([key, value]) => `${key}=${typeof value === 'number' ? value.toLocaleString('en-US') : value}`)
+      .join(', ');
+    const name = `${result.name} (${sizes})`;
+    for (const [index, f] of result.figures.entries()) {
+      rows.push([
+        index === 0 ? name : '',
+        `${f.figure} [${f.unit}]`,
+        format(f.value),
+        `${format(f.baseline)} (${f.baselineLabel})`,
+        `${format(f.ratio)}×`,
+        f.difference === undefined ? '' : `${f.difference >= 0 ? '+' : ''}${format(f.difference)}`,
+      ]);
+    }
+    // The first line of the error, short: the whole of it is in the JSON and the log above.
+    if (result.error) rows.push([result.figures.length ? '' : name, 'ERROR', clip(result.error.split('\n')[0]!, 90), '', '', '']);
+  }
+  const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  const m = report.machine;
+  return [
+    `aTES bench ${report.quick ? '(--quick: small sizes) ' : ''}${report.startedAt}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${format(report.seconds)} s`,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+    ...report.cases.flatMap((result) => result.notes.map((note) => `- ${result.name}: ${note}`)),
+  ].join('\n');
+}
+
+export function writeReport(report: BenchReport, folder: string): string {
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, `bench-${report.startedAt.replace(/[:.]/g, '-')}${report.quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
