@@ -39,8 +39,9 @@ export interface ClosedDay {
 }
 
 /**
- * Asks the day's workflow to close the day now, starting the workflow if it is not running (a day whose
- * run failed or never started). Used by the manual close and by a later day waiting for this one.
+ * Asks the day's workflow to close the day now, starting a run if none is running (a day whose run failed or
+ * never started; a new run of a closed day finds it closed and ends). Used by the manual close and by a later
+ * day waiting for this one.
  */
 export async function requestBillingDayClose(temporal: Client, timeZone: string, date: string): Promise<void> {
   await temporal.workflow.signalWithStart<typeof billingDayWorkflow>('billingDayWorkflow', {
@@ -48,7 +49,7 @@ export async function requestBillingDayClose(temporal: Client, timeZone: string,
     taskQueue: taskQueues.billing,
     args: [{ date, timeZone }],
     signal: closeBillingDaySignal,
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
 }
 

@@ -1,6 +1,5 @@
 // One billing day: its figures with the live progress of its close, and the manual close.
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { requestBillingDayClose } from '../activities/billing.js';
 import { dayStatistics } from '../db/billing-stats.js';
 import { currentBillingDay } from '../db/ledger.js';
@@ -93,12 +92,7 @@ export function billingDayRoutes(deps: ApiDeps) {
       if (date > current) throw problems.conflict(`billing day ${date} has not begun: entries go to ${current} now`, 'day-not-begun');
       const before = await dayStatistics(db, date);
       if (before.status === 'closed') return c.json(await day(date), 200);
-      try {
-        await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
-      } catch (error) {
-        // Its workflow completed meanwhile: the day has just closed.
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      }
+      await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
       c.header('Location', `/billing/days/${date}`);
       return c.json(await day(date), 202);
     },

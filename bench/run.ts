@@ -103,6 +103,7 @@ try {
     },
   };
   for (const benchCase of selected) {
+    if (stopping) break;
     const result: CaseResult = { name: benchCase.name, sizes: {}, figures: [], notes: [], seconds: 0 };
     report.cases.push(result);
     const caseStart = performance.now();

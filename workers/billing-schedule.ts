@@ -40,7 +40,7 @@ export async function ensureBillingSchedule(temporal: Client, config: Config): P
       workflowId: billingDayWorkflowId(today),
       taskQueue: taskQueues.billing,
       args: [{ date: today, timeZone: config.billing.timeZone }],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -82,7 +82,7 @@ export async function openBillingDayWorkflow({ timeZone }: { timeZone: string })
       args: [{ date, timeZone }],
       taskQueue: taskQueues.billing,
       parentClosePolicy: 'ABANDON',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
   } catch (error) {
     // Opened already (at start-up, or by a manual close): nothing to do.
