@@ -103,10 +103,13 @@ export function createMailDelivery({ database: { db }, config, log }: Pick<Activ
     if (getMailer(config.mail, log).transport === 'log') {
       if (due.length === 0) return;
       log.info(`${due.length} mails (no SMTP_URL, not sent), e.g. to ${due[0]!.mail.to.join(', ')}: ${due[0]!.mail.subject}`);
-      await db
-        .insert(emailDeliveries)
-        .values(due.map(({ key, mail }) => ({ key, recipients: mail.to, subject: mail.subject, body: mail.text, status: 'logged' as const, sentAt: new Date() })))
-        .onConflictDoUpdate({ target: emailDeliveries.key, set: { status: 'logged', error: null, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() } });
+      // In chunks: one statement may bind at most 65 535 parameters (six per row here).
+      for (let from = 0; from < due.length; from += 5000) {
+        await db
+          .insert(emailDeliveries)
+          .values(due.slice(from, from + 5000).map(({ key, mail }) => ({ key, recipients: mail.to, subject: mail.subject, body: mail.text, status: 'logged' as const, sentAt: new Date() })))
+          .onConflictDoUpdate({ target: emailDeliveries.key, set: { status: 'logged', error: null, attempts: sql`${emailDeliveries.attempts} + 1`, updatedAt: new Date() } });
+      }
       return;
     }
     const queue = [...due];
