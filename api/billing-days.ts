@@ -1,7 +1,7 @@
 // One billing day: its figures with the live progress of its close, and the manual close.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requestBillingDayClose } from '../activities/billing.js';
-import { dayStatistics } from '../db/billing-stats.js';
+import { dayStatistics, type DayStatistics } from '../db/billing-stats.js';
 import { currentBillingDay } from '../db/ledger.js';
 import { billingDayProgressQuery, billingDayWorkflowId, type BillingDayProgress } from '../workflows/messages.js';
 import { BillingDate, BillingDayStatisticsSchema, dayStatisticsJson } from './billing.js';
@@ -42,11 +42,12 @@ export function billingDayRoutes(deps: ApiDeps) {
     }
   };
 
-  const day = async (date: string) => {
-    const statistics = await dayStatistics(db, date);
-    const progress = statistics.status === 'closing' ? await liveProgress(date) : null;
+  /** The day as the API shows it: its statistics, and the close's live progress while it is closing. */
+  const day = async (date: string, statistics?: DayStatistics) => {
+    const stats = statistics ?? (await dayStatistics(db, date));
+    const progress = stats.status === 'closing' ? await liveProgress(date) : null;
     return {
-      ...dayStatisticsJson(statistics),
+      ...dayStatisticsJson(stats),
       progress: progress && { accountsDone: progress.accountsDone, accountsTotal: progress.accountsTotal, payouts: progress.payouts, paidOutCents: progress.paidOutCents },
     };
   };
@@ -91,7 +92,7 @@ export function billingDayRoutes(deps: ApiDeps) {
       const current = await currentBillingDay(db, deps.config.billing.timeZone);
       if (date > current) throw problems.conflict(`billing day ${date} has not begun: entries go to ${current} now`, 'day-not-begun');
       const before = await dayStatistics(db, date);
-      if (before.status === 'closed') return c.json(await day(date), 200);
+      if (before.status === 'closed') return c.json(await day(date, before), 200);
       await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
       c.header('Location', `/billing/days/${date}`);
       return c.json(await day(date), 202);

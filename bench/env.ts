@@ -120,16 +120,6 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
         const connection = await Connection.connect({ address: temporalAddress });
         try {
           await createNamespace(connection, namespace);
-          // A new namespace takes a moment to reach every service of the server.
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
-              break;
-            } catch (error) {
-              if (attempt > 100) throw error;
-              await new Promise((resolve) => setTimeout(resolve, 100));
-            }
-          }
         } finally {
           await connection.close();
         }

@@ -12,6 +12,7 @@
 // conflict with an UPDATE that leaves the key alone.)
 import { eq, sql } from 'drizzle-orm';
 import { nextDate } from '../workflows/billing-calendar.js';
+import { billingToday } from './billing-stats.js';
 import type { Db } from './client.js';
 import { appendEvent } from './events.js';
 import {
@@ -94,8 +95,7 @@ const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}:
  * earliest later day that is open. Missing days are created open.
  */
 export async function chooseBillingDay(tx: Transaction, timeZone: string): Promise<string> {
-  const [today] = await tx.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
-  for (let date = today!.date; ; date = nextDate(date)) {
+  for (let date = await billingToday(tx, timeZone); ; date = nextDate(date)) {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${dayLockKey(date)})`);
     await tx.insert(billingDays).values({ date }).onConflictDoNothing();
     // A statement after the lock: in READ COMMITTED its snapshot includes a close that committed meanwhile.

@@ -139,7 +139,7 @@ export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> 
   });
 }
 
-/** Registers a namespace with the project's search attributes (used for per-file test isolation). */
+/** Registers a namespace with the project's search attributes and answers once it can be used (per-test and per-bench-case isolation). */
 export async function createNamespace(connection: Connection, namespace: string): Promise<void> {
   await connection.workflowService.registerNamespace({
     namespace,
@@ -151,4 +151,14 @@ export async function createNamespace(connection: Connection, namespace: string)
       customSearchAttributes.map(({ name, type }) => [name, encodeSearchAttributeIndexedValueType(type)!]),
     ),
   });
+  // A new namespace takes a moment to reach every service of the server.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
+      return;
+    } catch (error) {
+      if (attempt > 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
