@@ -2,6 +2,7 @@ import type { ContextName } from '../lib/config.js';
 import { createBillingActivities } from './billing.js';
 import type { ActivityDeps } from './deps.js';
 import { createInventoryActivities } from './inventory.js';
+import { createIssueStepActivities } from './issue-step.js';
 import { createIssueActivities } from './issues.js';
 import { createNotificationActivities } from './notifications.js';
 import { createServiceActivities } from './services.js';
@@ -9,7 +10,8 @@ import { createServiceActivities } from './services.js';
 /** Activities of each context, registered on that context's task queue. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    issues: createIssueActivities(deps),
+    // The step runs as a local activity of the issue's worker: it is registered with the issues context.
+    issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps) },
     billing: createBillingActivities(deps),
     notifications: createNotificationActivities(deps),
     services: createServiceActivities(deps),

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Db, Tx } from '../db/client.js';
+import type { Transaction, Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, type InventoryStatus } from '../db/schema/inventory.js';
 import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
@@ -50,90 +50,93 @@ async function lockedByIssue(tx: Tx, issueId: string) {
 
 /** Moves the issue's inventory to `to` unless it is there already (a retry), with its event in the same transaction. */
 async function moveTo(
-  db: Db,
+  tx: Transaction,
   input: EffectInput,
   to: InventoryStatus,
   event: string,
   extra: (tx: Tx, row: typeof inventories.$inferSelect) => Promise<Record<string, unknown>> | Record<string, unknown> = () => ({}),
 ): Promise<string> {
-  return db.transaction(async (tx) => {
-    const row = await lockedByIssue(tx, input.issueId);
-    if (row.status === to) return row.id;
-    const now = new Date();
-    await tx
-      .update(inventories)
-      .set({
-        status: to,
-        version: sql`${inventories.version} + 1`,
-        updatedAt: now,
-        ...(to === 'closed' ? { closedAt: now } : { closedAt: null }),
-      })
-      .where(eq(inventories.id, row.id));
-    await appendEvent(tx, {
-      id: stableUuid(`${input.key}:${event}`),
-      name: event,
-      version: 1,
-      producer,
-      data: { inventoryId: row.id, issueId: input.issueId, ...(await extra(tx, row)) },
-    });
-    return row.id;
+  const row = await lockedByIssue(tx, input.issueId);
+  if (row.status === to) return row.id;
+  const now = new Date();
+  await tx
+    .update(inventories)
+    .set({
+      status: to,
+      version: sql`${inventories.version} + 1`,
+      updatedAt: now,
+      ...(to === 'closed' ? { closedAt: now } : { closedAt: null }),
+    })
+    .where(eq(inventories.id, row.id));
+  await appendEvent(tx, {
+    id: stableUuid(`${input.key}:${event}`),
+    name: event,
+    version: 1,
+    producer,
+    data: { inventoryId: row.id, issueId: input.issueId, ...(await extra(tx, row)) },
   });
+  return row.id;
 }
 
+/** The inventory effects an issue step runs inside its own transaction. */
+export const inventoryEffects = {
+  /** Effect `createInventory`: the inventory of `context.location` and `context.items`; answers `inventory.created {inventoryId}`. */
+  async createInventory(tx: Transaction, input: EffectInput): Promise<IssueEvent> {
+    const parsed = InventoryContext.safeParse(input.context);
+    if (!parsed.success) {
+      throw invalid(`issue ${input.issueId}: ${parsed.error.issues.map((i) => `context.${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const { location, items } = parsed.data;
+    const [created] = await tx
+      .insert(inventories)
+      .values({ id: randomUUID(), issueId: input.issueId, location })
+      .onConflictDoNothing({ target: inventories.issueId })
+      .returning({ id: inventories.id });
+    if (!created) {
+      // A retry after the first attempt committed: the same inventory, no second event.
+      const [existing] = await tx.select({ id: inventories.id }).from(inventories).where(eq(inventories.issueId, input.issueId));
+      return { type: 'inventory.created', data: { inventoryId: existing!.id } };
+    }
+    await tx.insert(inventoryLines).values(items.map((item, position) => ({ inventoryId: created.id, position, ...item })));
+    await appendEvent(tx, {
+      id: stableUuid(`${input.key}:inventory.created`),
+      name: 'inventory.created',
+      version: 1,
+      producer,
+      data: { inventoryId: created.id, issueId: input.issueId, location, items },
+    });
+    return { type: 'inventory.created', data: { inventoryId: created.id } };
+  },
+
+  /** Effect `closeInventory`: no more edits; answers `inventory.closed {inventoryId}` with how the count came out. */
+  async closeInventory(tx: Transaction, input: EffectInput): Promise<IssueEvent> {
+    const inventoryId = await moveTo(tx, input, 'closed', 'inventory.closed', async (tx, row) => {
+      const [summary] = await tx
+        .select({
+          lines: sql<number>`count(*)::int`,
+          uncounted: sql<number>`(count(*) filter (where ${inventoryLines.countedQuantity} is null))::int`,
+          discrepancies: sql<number>`(count(*) filter (where ${inventoryLines.countedQuantity} <> ${inventoryLines.expectedQuantity}))::int`,
+        })
+        .from(inventoryLines)
+        .where(eq(inventoryLines.inventoryId, row.id));
+      return { ...summary };
+    });
+    return { type: 'inventory.closed', data: { inventoryId } };
+  },
+
+  /** Effect `reopenInventory`: a returned inventory is `started` again, open to the performer's edits; answers `inventory.reopened`. */
+  async reopenInventory(tx: Transaction, input: EffectInput): Promise<IssueEvent> {
+    const inventoryId = await moveTo(tx, input, 'started', 'inventory.reopened', () => ({ comment: input.context.returnComment ?? null }));
+    return { type: 'inventory.reopened', data: { inventoryId } };
+  },
+};
+
+/** The same effects as activities of their own, for issues started before steps ran in one transaction. */
 export function createInventoryActivities({ database: { db } }: ActivityDeps) {
   return {
-    /** Effect `createInventory`: the inventory of `context.location` and `context.items`; answers `inventory.created {inventoryId}`. */
-    async createInventory(input: EffectInput): Promise<IssueEvent> {
-      const parsed = InventoryContext.safeParse(input.context);
-      if (!parsed.success) {
-        throw invalid(`issue ${input.issueId}: ${parsed.error.issues.map((i) => `context.${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
-      const { location, items } = parsed.data;
-      const inventoryId = await db.transaction(async (tx) => {
-        const [created] = await tx
-          .insert(inventories)
-          .values({ id: randomUUID(), issueId: input.issueId, location })
-          .onConflictDoNothing({ target: inventories.issueId })
-          .returning({ id: inventories.id });
-        if (!created) {
-          // A retry after the first attempt committed: the same inventory, no second event.
-          const [existing] = await tx.select({ id: inventories.id }).from(inventories).where(eq(inventories.issueId, input.issueId));
-          return existing!.id;
-        }
-        await tx.insert(inventoryLines).values(items.map((item, position) => ({ inventoryId: created.id, position, ...item })));
-        await appendEvent(tx, {
-          id: stableUuid(`${input.key}:inventory.created`),
-          name: 'inventory.created',
-          version: 1,
-          producer,
-          data: { inventoryId: created.id, issueId: input.issueId, location, items },
-        });
-        return created.id;
-      });
-      return { type: 'inventory.created', data: { inventoryId } };
-    },
-
-    /** Effect `closeInventory`: no more edits; answers `inventory.closed {inventoryId}` with how the count came out. */
-    async closeInventory(input: EffectInput): Promise<IssueEvent> {
-      const inventoryId = await moveTo(db, input, 'closed', 'inventory.closed', async (tx, row) => {
-        const [summary] = await tx
-          .select({
-            lines: sql<number>`count(*)::int`,
-            uncounted: sql<number>`(count(*) filter (where ${inventoryLines.countedQuantity} is null))::int`,
-            discrepancies: sql<number>`(count(*) filter (where ${inventoryLines.countedQuantity} <> ${inventoryLines.expectedQuantity}))::int`,
-          })
-          .from(inventoryLines)
-          .where(eq(inventoryLines.inventoryId, row.id));
-        return { ...summary };
-      });
-      return { type: 'inventory.closed', data: { inventoryId } };
-    },
-
-    /** Effect `reopenInventory`: a returned inventory is `started` again, open to the performer's edits; answers `inventory.reopened`. */
-    async reopenInventory(input: EffectInput): Promise<IssueEvent> {
-      const inventoryId = await moveTo(db, input, 'started', 'inventory.reopened', () => ({ comment: input.context.returnComment ?? null }));
-      return { type: 'inventory.reopened', data: { inventoryId } };
-    },
+    createInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.createInventory(tx, input)),
+    closeInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.closeInventory(tx, input)),
+    reopenInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.reopenInventory(tx, input)),
   };
 }
 

@@ -10,6 +10,7 @@ import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issue
 import type { Role } from '../db/schema/auth.js';
 import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
 import type { Actor, EffectInput, EmitParams, IssueContext, IssueEvent } from '../workflows/statechart/catalog.js';
+import type { Tx } from '../db/client.js';
 import type { ActivityDeps } from './deps.js';
 
 /** A UUID derived from a key, so an event written by a retried activity gets the same id (and is written once). */
@@ -51,6 +52,31 @@ export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temp
   return { delivered: subscribers.length };
 }
 
+/** The issues context's effects an issue step runs inside its own transaction. */
+export const issueEffects = {
+  /** Effect `assignRandomUser`: a random active user of the role, never one named in `excludeFields`. */
+  async assignRandomUser(tx: Tx, input: EffectInput<{ role: Role; excludeFields?: string[] }>): Promise<IssueEvent> {
+    const excluded = (input.params.excludeFields ?? []).map((field) => input.context[field]).filter((id): id is string => typeof id === 'string');
+    const [user] = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.role, input.params.role), eq(users.status, 'active'), excluded.length ? notInArray(users.id, excluded) : undefined))
+      .orderBy(sql`random()`)
+      .limit(1);
+    return user
+      ? { type: 'assignee.assigned', data: { userId: user.id, role: input.params.role } }
+      : { type: 'assignee.unavailable', data: { role: input.params.role } };
+  },
+
+  async subscribe(tx: Tx, input: EffectInput<{ topic: string }>): Promise<void> {
+    await tx.insert(topicSubscriptions).values({ topic: input.params.topic, issueId: input.issueId }).onConflictDoNothing();
+  },
+
+  async unsubscribe(tx: Tx, input: EffectInput<{ topic: string }>): Promise<void> {
+    await tx.delete(topicSubscriptions).where(and(eq(topicSubscriptions.topic, input.params.topic), eq(topicSubscriptions.issueId, input.issueId)));
+  },
+};
+
 export function createIssueActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -88,27 +114,10 @@ export function createIssueActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Effect `assignRandomUser`: a random active user of the role, never one named in `excludeFields`. */
-    async assignRandomUser(input: EffectInput<{ role: Role; excludeFields?: string[] }>): Promise<IssueEvent> {
-      const excluded = (input.params.excludeFields ?? []).map((field) => input.context[field]).filter((id): id is string => typeof id === 'string');
-      const [user] = await db
-        .select({ id: users.id })
-        .from(users)
-        .where(and(eq(users.role, input.params.role), eq(users.status, 'active'), excluded.length ? notInArray(users.id, excluded) : undefined))
-        .orderBy(sql`random()`)
-        .limit(1);
-      return user
-        ? { type: 'assignee.assigned', data: { userId: user.id, role: input.params.role } }
-        : { type: 'assignee.unavailable', data: { role: input.params.role } };
-    },
-
-    async subscribe(input: EffectInput<{ topic: string }>): Promise<void> {
-      await db.insert(topicSubscriptions).values({ topic: input.params.topic, issueId: input.issueId }).onConflictDoNothing();
-    },
-
-    async unsubscribe(input: EffectInput<{ topic: string }>): Promise<void> {
-      await db.delete(topicSubscriptions).where(and(eq(topicSubscriptions.topic, input.params.topic), eq(topicSubscriptions.issueId, input.issueId)));
-    },
+    // Issues started before steps ran in one transaction still call these as activities of their own.
+    assignRandomUser: (input: EffectInput<{ role: Role; excludeFields?: string[] }>) => issueEffects.assignRandomUser(db, input),
+    subscribe: (input: EffectInput<{ topic: string }>) => issueEffects.subscribe(db, input),
+    unsubscribe: (input: EffectInput<{ topic: string }>) => issueEffects.unsubscribe(db, input),
 
     /** A page of open tasks (keyset by id) for the shuffle. */
     async listOpenTasks(input: { after?: string; limit: number }): Promise<string[]> {

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { appendEvent } from '../db/events.js';
-import { roles, users, type Role } from '../db/schema/auth.js';
+import { roles, users } from '../db/schema/auth.js';
 import { emailDeliveries, notifications, notificationsChannel, type EmailDeliveryStatus } from '../db/schema/notifications.js';
-import { getMailer, type Mail } from '../lib/mailer.js';
+import type { Transaction } from '../db/client.js';
+import type { Logger } from '../lib/logger.js';
+import { getMailer, type Mail, type Mailer } from '../lib/mailer.js';
 import type { ActivityDeps } from './deps.js';
 
 const NotifyInput = z.object({
@@ -59,7 +61,7 @@ export function createMailDelivery({ database: { db }, config, log }: Pick<Activ
     const failure = await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('ates.mail'), hashtext(${key}))`);
       const [previous] = await tx.select({ status: emailDeliveries.status }).from(emailDeliveries).where(eq(emailDeliveries.key, key));
-      if (previous && previous.status !== 'failed') return undefined;
+      if (previous && (previous.status === 'sent' || previous.status === 'logged')) return undefined;
       const record = (outcome: { status: EmailDeliveryStatus; error: string | null; sentAt: Date | null }) =>
         tx
           .insert(emailDeliveries)
@@ -97,7 +99,7 @@ export function createMailDelivery({ database: { db }, config, log }: Pick<Activ
     const done = await db
       .select({ key: emailDeliveries.key })
       .from(emailDeliveries)
-      .where(and(inArray(emailDeliveries.key, mails.map((m) => m.key)), ne(emailDeliveries.status, 'failed')));
+      .where(and(inArray(emailDeliveries.key, mails.map((m) => m.key)), inArray(emailDeliveries.status, ['sent', 'logged'])));
     const skip = new Set(done.map((row) => row.key));
     const due = mails.filter((m) => !skip.has(m.key));
     if (getMailer(config.mail, log).transport === 'log') {
@@ -124,80 +126,94 @@ export function createMailDelivery({ database: { db }, config, log }: Pick<Activ
   return { deliver, deliverMany };
 }
 
+export type NotifyInput = z.input<typeof NotifyInput>;
+
+/**
+ * Records an in-app notification for each recipient inside the caller's transaction, announces it to their
+ * open SSE streams on commit, and leaves one e-mail per recipient in the outbox (`pending` deliveries) for
+ * `deliverMails`; without SMTP the mails are only logged, so they are recorded as such at once and nothing
+ * is left to deliver. Idempotent: `key` is unique per recipient, so a retried step records and mails once.
+ * Unknown and deactivated users are skipped: they can neither read nor should be mailed.
+ * Answers the recipients and the keys of the mails left to deliver (on a retry too: delivery skips what went out).
+ */
+export async function recordNotification(
+  tx: Transaction,
+  input: NotifyInput,
+  mailer: Mailer,
+  log: Logger,
+): Promise<{ recipients: string[]; mailKeys: string[] }> {
+  const { key, userIds = [], roles: recipientRoles = [], kind, title, body, issueId, data = {} } = parseInput(NotifyInput, input, 'notify');
+  if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [], mailKeys: [] };
+  const recipients = await tx
+    .select({ id: users.id, email: users.email })
+    .from(users)
+    .where(
+      and(
+        eq(users.status, 'active'),
+        or(userIds.length > 0 ? inArray(users.id, userIds) : undefined, recipientRoles.length > 0 ? inArray(users.role, recipientRoles) : undefined),
+      ),
+    );
+  if (recipients.length === 0) return { recipients: [], mailKeys: [] };
+  const recorded = await tx
+    .insert(notifications)
+    .values(recipients.map((user) => ({ userId: user.id, kind, title, body, issueId, data, key })))
+    .onConflictDoNothing({ target: [notifications.userId, notifications.key] })
+    .returning({ id: notifications.id, userId: notifications.userId });
+  for (const { id, userId } of recorded) {
+    await appendEvent(tx, { name: 'notification.sent', version: 1, producer: 'notifications', data: { id, userId, kind, key, issueId: issueId ?? null } });
+  }
+  if (recorded.length > 0) {
+    // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a
+    // notification it cannot read yet, and a committed one is always announced.
+    await tx
+      .select({ announced: sql`pg_notify(${notificationsChannel}, json_build_object('userId', ${notifications.userId}, 'id', ${notifications.id})::text)` })
+      .from(notifications)
+      .where(inArray(notifications.id, recorded.map((row) => row.id)));
+  }
+  // One mail per recipient, so no one sees the others' addresses; each is delivered (and retried) on its own.
+  const logged = mailer.transport === 'log';
+  const mails = recipients.map((user) => ({
+    key: `notification:${key}:${user.id}`,
+    recipients: [user.email],
+    subject: title,
+    body,
+    status: logged ? ('logged' as const) : ('pending' as const),
+    // An attempt counts when it reaches the mailer: an outbox row has had none yet.
+    attempts: logged ? 1 : 0,
+    sentAt: logged ? new Date() : null,
+  }));
+  const written = await tx.insert(emailDeliveries).values(mails).onConflictDoNothing({ target: emailDeliveries.key }).returning({ key: emailDeliveries.key });
+  if (logged) {
+    if (written.length > 0) log.info(`${written.length} mails (no SMTP_URL, not sent), e.g. to ${mails[0]!.recipients.join(', ')}: ${title}`);
+    return { recipients: recipients.map((user) => user.id), mailKeys: [] };
+  }
+  return { recipients: recipients.map((user) => user.id), mailKeys: mails.map((mail) => mail.key) };
+}
+
 export function createNotificationActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   const { deliver } = createMailDelivery(deps);
+
+  /** Delivers the outbox mails under `keys` that are not delivered yet; each is retried until it goes out. */
+  async function deliverMails(input: { keys: string[] }): Promise<void> {
+    if (input.keys.length === 0) return;
+    const due = await db
+      .select()
+      .from(emailDeliveries)
+      .where(and(inArray(emailDeliveries.key, input.keys), inArray(emailDeliveries.status, ['pending', 'failed'])));
+    const mails = await Promise.allSettled(due.map((row) => deliver(row.key, { to: row.recipients, subject: row.subject, text: row.body })));
+    const failed = mails.find((mail): mail is PromiseRejectedResult => mail.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   return {
-    /** Records an in-app notification for each recipient, pushes it to their open SSE streams, and e-mails them.
-     *  Idempotent: `key` is unique per recipient in the database, so a retried activity records and mails once.
-     *  Unknown and deactivated users are skipped: they can neither read nor should be mailed. */
-    async notify(input: {
-      key: string;
-      userIds?: string[];
-      roles?: Role[];
-      kind: string;
-      title: string;
-      body: string;
-      issueId?: string;
-      data?: Record<string, unknown>;
-    }): Promise<{ recipients: string[] }> {
-      const { key, userIds = [], roles: recipientRoles = [], kind, title, body, issueId, data = {} } = parseInput(
-        NotifyInput,
-        input,
-        'notify',
-      );
-      if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [] };
-      const recipients = await db
-        .select({ id: users.id, email: users.email })
-        .from(users)
-        .where(
-          and(
-            eq(users.status, 'active'),
-            or(
-              userIds.length > 0 ? inArray(users.id, userIds) : undefined,
-              recipientRoles.length > 0 ? inArray(users.role, recipientRoles) : undefined,
-            ),
-          ),
-        );
-      if (recipients.length === 0) return { recipients: [] };
+    deliverMails,
 
-      await db.transaction(async (tx) => {
-        const recorded = await tx
-          .insert(notifications)
-          .values(recipients.map((user) => ({ userId: user.id, kind, title, body, issueId, data, key })))
-          .onConflictDoNothing({ target: [notifications.userId, notifications.key] })
-          .returning({ id: notifications.id, userId: notifications.userId });
-        if (recorded.length === 0) return;
-        for (const { id, userId } of recorded) {
-          await appendEvent(tx, {
-            name: 'notification.sent',
-            version: 1,
-            producer: 'notifications',
-            data: { id, userId, kind, key, issueId: issueId ?? null },
-          });
-        }
-        // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a
-        // notification it cannot read yet, and a committed one is always announced.
-        await tx
-          .select({
-            announced: sql`pg_notify(${notificationsChannel}, json_build_object('userId', ${notifications.userId}, 'id', ${notifications.id})::text)`,
-          })
-          .from(notifications)
-          .where(
-            inArray(
-              notifications.id,
-              recorded.map((row) => row.id),
-            ),
-          );
-      });
-
-      // One mail per recipient, so no one sees the others' addresses; each is retried on its own.
-      const mails = await Promise.allSettled(
-        recipients.map((user) => deliver(`notification:${key}:${user.id}`, { to: [user.email], subject: title, text: body })),
-      );
-      const failed = mails.find((mail): mail is PromiseRejectedResult => mail.status === 'rejected');
-      if (failed) throw failed.reason;
-      return { recipients: recipients.map((user) => user.id) };
+    /** `recordNotification` and `deliverMails` as one activity, for issues started before steps ran in one transaction. */
+    async notify(input: NotifyInput): Promise<{ recipients: string[] }> {
+      const { recipients, mailKeys } = await db.transaction((tx) => recordNotification(tx, input, getMailer(deps.config.mail, deps.log), deps.log));
+      await deliverMails({ keys: mailKeys });
+      return { recipients };
     },
 
     /** Sends one e-mail (used by billing for payouts and the daily report); idempotent on `key`. */

@@ -1,5 +1,6 @@
 // Activity types the workflows proxy (workflows import these with `import type` only).
 export type { IssueActivities } from './issues.js';
+export type { IssueStepActivities } from './issue-step.js';
 export type { InventoryActivities } from './inventory.js';
 import type { createBillingActivities } from './billing.js';
 import type { createNotificationActivities } from './notifications.js';

@@ -1,6 +1,7 @@
 // Auth context: login, the caller, and user management (admin). Users are never deleted.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns } from 'drizzle-orm';
+import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
@@ -8,7 +9,6 @@ import { verifyPassword } from '../lib/password.js';
 import {
   authResponses,
   createRouter,
-  cursor,
   IdempotencyHeaders,
   idempotent,
   IdParam,
@@ -56,9 +56,11 @@ const PatchUserBody = z
   .refine((body) => Object.keys(body).length > 0, 'name at least one of name, role, status')
   .openapi('PatchUserRequest', { minProperties: 1 });
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
-// The last user of the page. Its created_at is compared in SQL: a JavaScript Date drops the microseconds
-// PostgreSQL keeps, and the page's last row would come back on the next page.
-const UserCursor = z.object({ id: z.uuid() });
+const userPages = keyset({
+  columns: [users.createdAt, users.id],
+  order: 'asc',
+  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
+});
 
 const bearer = [{ bearer: [] }];
 
@@ -158,28 +160,14 @@ export function authRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { after, limit, role, status } = c.req.valid('query');
-      const from = cursor.decode(after, UserCursor);
-      if (from) {
-        const [known] = await db.select({ id: users.id }).from(users).where(eq(users.id, from.id));
-        if (!known) throw problems.invalid('query.after', 'not a cursor this API returned');
-      }
       const rows = await db
-        .select()
+        .select(userPages.select(getTableColumns(users)))
         .from(users)
-        .where(
-          and(
-            role && eq(users.role, role),
-            status && eq(users.status, status),
-            from &&
-              sql`(${users.createdAt}, ${users.id}) > (select anchor.created_at, anchor.id from ${users} anchor where anchor.id = ${from.id})`,
-          ),
-        )
-        .orderBy(asc(users.createdAt), asc(users.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit).map((row) => userJson(toPublicUser(row)));
-      const last = items.at(-1);
-      const nextCursor = rows.length > limit && last ? cursor.encode({ id: last.id }) : null;
-      return c.json({ items, nextCursor }, 200);
+        .where(and(role && eq(users.role, role), status && eq(users.status, status), userPages.after(after)))
+        .orderBy(...userPages.orderBy)
+        .limit(userPages.fetch(limit));
+      const { items, nextCursor } = userPages.page(rows, limit);
+      return c.json({ items: items.map((row) => userJson(toPublicUser(row))), nextCursor }, 200);
     },
   );
 

@@ -1,11 +1,12 @@
 // Billing: the caller's own account and ledger; every account and the per-day statistics for accountants.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
 import { ledgerEntryJson } from '../db/ledger.js';
+import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
-import { authResponses, createRouter, cursor, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
@@ -47,7 +48,8 @@ const MyAccount = z
   })
   .openapi('MyAccount');
 
-const EntryCursor = z.object({ id: z.number().int() });
+const badCursor = () => problems.invalid('query.after', 'not a cursor this API returned');
+const entryPages = keyset({ columns: [ledgerEntries.id], order: 'desc', invalid: badCursor });
 
 const AccountSchema = z
   .object({
@@ -60,7 +62,7 @@ const AccountSchema = z
   })
   .openapi('Account');
 
-const AccountCursor = z.object({ userId: z.uuid() });
+const accountPages = keyset({ columns: [accounts.userId], order: 'asc', invalid: badCursor });
 
 export const BillingDayStatisticsSchema = z
   .object({
@@ -115,7 +117,7 @@ export function billingRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { after, limit } = c.req.valid('query');
-      const from = cursor.decode(after, EntryCursor);
+      const afterEntry = entryPages.after(after);
       const userId = c.get('user').id;
       const [summary] = await db.execute<{ today: string; balance: string | null; earnings: string }>(sql`
         with today as (select (now() at time zone ${deps.config.billing.timeZone}::text)::date as date)
@@ -126,19 +128,18 @@ export function billingRoutes(deps: ApiDeps) {
               and ${ledgerEntries.kind} <> 'payout') as earnings
         from today`);
       const rows = await db
-        .select()
+        .select(entryPages.select(getTableColumns(ledgerEntries)))
         .from(ledgerEntries)
-        .where(and(eq(ledgerEntries.userId, userId), from && lt(ledgerEntries.id, from.id)))
-        .orderBy(desc(ledgerEntries.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit).map(ledgerEntryJson);
-      const last = items.at(-1);
+        .where(and(eq(ledgerEntries.userId, userId), afterEntry))
+        .orderBy(...entryPages.orderBy)
+        .limit(entryPages.fetch(limit));
+      const { items, nextCursor } = entryPages.page(rows, limit);
       return c.json(
         {
           balanceCents: Number(summary?.balance ?? 0),
           today: summary!.today,
           todayEarningsCents: Number(summary?.earnings ?? 0),
-          entries: { items, nextCursor: rows.length > limit && last ? cursor.encode({ id: last.id }) : null },
+          entries: { items: items.map(ledgerEntryJson), nextCursor },
         },
         200,
       );
@@ -158,24 +159,24 @@ export function billingRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { after, limit } = c.req.valid('query');
-      const from = cursor.decode(after, AccountCursor);
       const rows = await db
-        .select({
-          userId: accounts.userId,
-          name: users.name,
-          role: users.role,
-          status: users.status,
-          balanceCents: accounts.balanceCents,
-          updatedAt: accounts.updatedAt,
-        })
+        .select(
+          accountPages.select({
+            userId: accounts.userId,
+            name: users.name,
+            role: users.role,
+            status: users.status,
+            balanceCents: accounts.balanceCents,
+            updatedAt: accounts.updatedAt,
+          }),
+        )
         .from(accounts)
         .leftJoin(users, eq(users.id, accounts.userId))
-        .where(from && gt(accounts.userId, from.userId))
-        .orderBy(asc(accounts.userId))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit).map(({ updatedAt, ...account }) => ({ ...account, updatedAt: updatedAt.toISOString() }));
-      const last = items.at(-1);
-      return c.json({ items, nextCursor: rows.length > limit && last ? cursor.encode({ userId: last.userId }) : null }, 200);
+        .where(accountPages.after(after))
+        .orderBy(...accountPages.orderBy)
+        .limit(accountPages.fetch(limit));
+      const { items, nextCursor } = accountPages.page(rows, limit);
+      return c.json({ items: items.map(({ updatedAt, ...account }) => ({ ...account, updatedAt: updatedAt.toISOString() })), nextCursor }, 200);
     },
   );
 

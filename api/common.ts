@@ -1,4 +1,4 @@
-// Pieces every router uses: id params, cursor paging, idempotent POSTs, JSON bodies.
+// Pieces every router uses: id params, page queries and answers, idempotent POSTs, JSON bodies.
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
@@ -17,21 +17,6 @@ export const PageQuery = z.object({
 
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-
-/** Opaque cursors: base64url of JSON, decoded with a schema so a forged cursor is a 422, not a 500. */
-export const cursor = {
-  encode: (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url'),
-  decode<T extends z.ZodType>(raw: string | undefined, schema: T): z.infer<T> | undefined {
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = schema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // fall through to the problem below
-    }
-    throw problems.invalid('query.after', 'not a cursor this API returned');
-  },
-};
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { 'application/json': { schema } },

@@ -1,9 +1,11 @@
 // The domain event log, as a feed outside consumers page through (admin).
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { keyset } from '../db/paging.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
+import { problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
 export const DomainEventSchema = z
@@ -22,6 +24,12 @@ const EventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0).openapi({ description: 'Return events after this `seq`.' }),
   name: z.string().max(100).optional().openapi({ example: 'user.created' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+// A feed with a public cursor: `after` and `nextCursor` are plain `seq` numbers, not opaque cursors.
+const eventPages = keyset({
+  columns: [domainEvents.seq],
+  order: 'asc',
+  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
 });
 
 export function eventRoutes(deps: ApiDeps) {
@@ -51,13 +59,13 @@ export function eventRoutes(deps: ApiDeps) {
         .from(domainEvents)
         .where(
           and(
-            gt(domainEvents.seq, after),
+            eventPages.afterKey([String(after)]),
             name ? eq(domainEvents.name, name) : undefined,
             // Hide events of transactions that may still be in flight, so no later page skips one.
             sql`${domainEvents.txId} < pg_snapshot_xmin(pg_current_snapshot())`,
           ),
         )
-        .orderBy(asc(domainEvents.seq))
+        .orderBy(...eventPages.orderBy)
         .limit(limit);
       const items = rows.map(({ txId: _, occurredAt, data, ...event }) => ({
         ...event,

@@ -8,10 +8,11 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { InventoryFields } from '../activities/inventory.js';
 import { stableUuid } from '../activities/issues.js';
+import { keyset } from '../db/paging.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';
@@ -21,7 +22,7 @@ import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { validateDefinition } from '../workflows/statechart/validate.js';
 import { taskQueues } from '../workflows/task-queues.js';
-import { authResponses, createRouter, cursor, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
 import { authenticate, requireRole } from './security.js';
@@ -82,7 +83,11 @@ const IssuesQuery = PageQuery.extend({
   status: z.enum(['active', 'done']).optional(),
   assignee: z.union([z.literal('me'), z.uuid()]).optional().openapi({ description: '`me` or a user id' }),
 });
-const IssueCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+const issuePages = keyset({
+  columns: [issues.createdAt, issues.id],
+  order: 'desc',
+  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
+});
 
 const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
@@ -294,12 +299,12 @@ export function issueService(deps: ApiDeps) {
     },
 
     async list(user: PublicUser, query: z.infer<typeof IssuesQuery>) {
-      const from = cursor.decode(query.after, IssueCursor);
+      const after = issuePages.after(query.after);
       const assignee = query.assignee === 'me' ? user.id : query.assignee;
       // Overseers see every issue; others see what they created or are assigned to.
       const visible = overseers.includes(user.role) ? undefined : or(eq(issues.creatorId, user.id), eq(issues.assigneeId, user.id));
       const rows = await db
-        .select()
+        .select(issuePages.select(getTableColumns(issues)))
         .from(issues)
         .where(
           and(
@@ -308,17 +313,13 @@ export function issueService(deps: ApiDeps) {
             query.state ? eq(issues.state, query.state) : undefined,
             query.status ? eq(issues.status, query.status) : undefined,
             assignee ? eq(issues.assigneeId, assignee) : undefined,
-            from ? or(lt(issues.createdAt, new Date(from.createdAt)), and(eq(issues.createdAt, new Date(from.createdAt)), lt(issues.id, from.id))) : undefined,
+            after,
           ),
         )
-        .orderBy(desc(issues.createdAt), desc(issues.id))
-        .limit(query.limit + 1);
-      const items = rows.slice(0, query.limit);
-      const last = items.at(-1);
-      return {
-        items: items.map(fromReadModel),
-        nextCursor: rows.length > query.limit && last ? cursor.encode({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
-      };
+        .orderBy(...issuePages.orderBy)
+        .limit(issuePages.fetch(query.limit));
+      const { items, nextCursor } = issuePages.page(rows, query.limit);
+      return { items: items.map(fromReadModel), nextCursor };
     },
   };
 }

@@ -1,17 +1,18 @@
 // The caller's in-app notifications: the list, marking one read, and a live Server-Sent Events stream.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/client.js';
+import { keyset } from '../db/paging.js';
 import {
   notifications,
   notificationsChannel,
   type NotificationAnnouncement,
   type NotificationRow,
 } from '../db/schema/notifications.js';
-import { authResponses, createRouter, cursor, IdParam, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdParam, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate } from './security.js';
@@ -44,7 +45,11 @@ const notificationJson = (row: NotificationRow): NotificationJson => ({
 const NotificationsQuery = PageQuery.extend({
   unread: z.enum(['true', 'false']).optional().openapi({ description: '`true`: only notifications not yet marked read.' }),
 });
-const NotificationCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+const notificationPages = keyset({
+  columns: [notifications.createdAt, notifications.id],
+  order: 'desc',
+  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
+});
 const StreamQuery = z.object({
   access_token: z.string().max(4096).optional().openapi({
     description: 'The bearer token, for EventSource clients that cannot set headers. Accepted on this route only.',
@@ -165,27 +170,20 @@ export function notificationRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { after, limit, unread } = c.req.valid('query');
-      const from = cursor.decode(after, NotificationCursor);
       const rows = await db
-        .select()
+        .select(notificationPages.select(getTableColumns(notifications)))
         .from(notifications)
         .where(
           and(
             eq(notifications.userId, c.get('user').id),
             unread === 'true' ? isNull(notifications.readAt) : undefined,
-            from &&
-              or(
-                lt(notifications.createdAt, new Date(from.createdAt)),
-                and(eq(notifications.createdAt, new Date(from.createdAt)), lt(notifications.id, from.id)),
-              ),
+            notificationPages.after(after),
           ),
         )
-        .orderBy(desc(notifications.createdAt), desc(notifications.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit).map(notificationJson);
-      const last = items.at(-1);
-      const nextCursor = rows.length > limit && last ? cursor.encode({ createdAt: last.createdAt, id: last.id }) : null;
-      return c.json({ items, nextCursor }, 200);
+        .orderBy(...notificationPages.orderBy)
+        .limit(notificationPages.fetch(limit));
+      const { items, nextCursor } = notificationPages.page(rows, limit);
+      return c.json({ items: items.map(notificationJson), nextCursor }, 200);
     },
   );
 

@@ -1,10 +1,11 @@
 // Services context over HTTP (SPEC §5.3, seed 002): the service catalog, worker applications, workers' ratings,
 // and service requests — shortcuts over the generic issue API, like /tasks.
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { publishToTopic } from '../activities/issues.js';
 import type { Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
+import { keyset } from '../db/paging.js';
 import { users } from '../db/schema/auth.js';
 import { issues } from '../db/schema/issues.js';
 import {
@@ -18,7 +19,7 @@ import {
   type WorkerApplicationRow,
 } from '../db/schema/services.js';
 import type { PublicUser } from '../db/users.js';
-import { authResponses, createRouter, cursor, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { IssueSchema, issueService, ServiceEventFields, ServiceRequestFields, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
@@ -75,7 +76,11 @@ const NewApplicationBody = z
   .openapi('NewWorkerApplication');
 const RejectBody = z.object({ reason: z.string().trim().min(1).max(2000) }).strict().openapi('WorkerApplicationRejection');
 const ApplicationsQuery = PageQuery.extend({ status: z.enum(workerApplicationStatuses).optional() });
-const ApplicationCursor = z.object({ id: z.uuid() });
+const applicationPages = keyset({
+  columns: [workerApplications.createdAt, workerApplications.id],
+  order: 'asc',
+  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
+});
 
 const WorkerProfileSchema = z
   .object({
@@ -331,35 +336,21 @@ export function serviceRoutes(deps: ApiDeps) {
     async (c) => {
       const user = c.get('user');
       const { after, limit, status } = c.req.valid('query');
-      const from = cursor.decode(after, ApplicationCursor);
-      if (from) {
-        const [known] = await db.select({ id: workerApplications.id }).from(workerApplications).where(eq(workerApplications.id, from.id));
-        if (!known) throw problems.invalid('query.after', 'not a cursor this API returned');
-      }
       const rows = await db
-        .select()
+        .select(applicationPages.select(getTableColumns(workerApplications)))
         .from(workerApplications)
         .where(
           and(
             user.role === 'worker' ? eq(workerApplications.workerId, user.id) : undefined,
             status && eq(workerApplications.status, status),
-            // Compared in SQL: a JavaScript Date would drop the microseconds PostgreSQL keeps.
-            from &&
-              sql`(${workerApplications.createdAt}, ${workerApplications.id}) > (select anchor.created_at, anchor.id from ${workerApplications} anchor where anchor.id = ${from.id})`,
+            applicationPages.after(after),
           ),
         )
-        .orderBy(asc(workerApplications.createdAt), asc(workerApplications.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit);
+        .orderBy(...applicationPages.orderBy)
+        .limit(applicationPages.fetch(limit));
+      const { items, nextCursor } = applicationPages.page(rows, limit);
       const serviceIds = await servicesOf(items.map((row) => row.id));
-      const last = items.at(-1);
-      return c.json(
-        {
-          items: items.map((row) => applicationJson(row, serviceIds.get(row.id)!)),
-          nextCursor: rows.length > limit && last ? cursor.encode({ id: last.id }) : null,
-        },
-        200,
-      );
+      return c.json({ items: items.map((row) => applicationJson(row, serviceIds.get(row.id)!)), nextCursor }, 200);
     },
   );
 

@@ -6,8 +6,10 @@ import postgres from 'postgres';
 import * as schema from './schema/index.js';
 
 export type Db = PostgresJsDatabase<typeof schema>;
+/** An open transaction. */
+export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** A database handle or an open transaction: repositories accept either. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
+export type Tx = Transaction | Db;
 
 export interface Database {
   db: Db;

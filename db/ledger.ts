@@ -13,7 +13,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { nextDate } from '../workflows/billing-calendar.js';
 import { billingToday } from './billing-stats.js';
-import type { Db } from './client.js';
+import type { Db, Transaction } from './client.js';
 import { appendEvent } from './events.js';
 import {
   accounts,
@@ -25,8 +25,6 @@ import {
   type LedgerEntryRow,
 } from './schema/billing.js';
 
-/** An open transaction: the day locks below only mean something until it commits. */
-export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface LedgerEntryInput {
   /** Unique per entry, e.g. `task:<issueId>:assign:<assignmentNo>`; writing the same key again changes nothing. */

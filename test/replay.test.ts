@@ -1,27 +1,26 @@
 // Committed histories must replay against today's workflow code: a change that would break running issues
 // (a task done and one left open after a shuffle, an inventory returned then approved, a service request declined,
 // accepted, done and reviewed), shuffles or billing days fails here. After a deliberate, versioned change:
-// `npm run record-histories`.
+// `npm run record-histories`. Histories recorded by earlier code stay in a folder named for the change that
+// followed them (before-step-transaction/: steps recorded first, effects as activities of their own), so the
+// issues such code started keep replaying until the old path is removed.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 
 const folder = path.resolve('test/histories');
-const histories = readdirSync(folder).filter((file) => file.endsWith('.json'));
+const recorded = ['task-lifecycle.json', 'task-shuffled-open.json', 'shuffle.json', 'inventory-returned-approved.json', 'service-request-reviewed.json', 'billing-day.json'];
+const generations = ['.', 'before-step-transaction'];
+const histories = generations.flatMap((generation) =>
+  readdirSync(path.join(folder, generation))
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => path.join(generation, file)),
+);
 
 describe('replay of committed workflow histories', () => {
-  it('has the histories scripts/record-histories.ts records', () => {
-    expect(histories).toEqual(
-      expect.arrayContaining([
-        'task-lifecycle.json',
-        'task-shuffled-open.json',
-        'shuffle.json',
-        'inventory-returned-approved.json',
-        'service-request-reviewed.json',
-        'billing-day.json',
-      ]),
-    );
+  it.each(generations)('has in %s every history scripts/record-histories.ts records', (generation) => {
+    expect(histories.filter((file) => path.dirname(file) === generation).map((file) => path.basename(file))).toEqual(expect.arrayContaining(recorded));
   });
 
   it.each(histories)('%s replays without nondeterminism', async (file) => {

@@ -1,6 +1,14 @@
 // The one generic issue workflow: interprets the issue type's pinned statechart. XState computes each
-// step purely; this workflow runs the step's effects as activities, its `after` delays as durable timers,
-// and records every step in the read model before running its effects.
+// step purely; this workflow commits each step with its database effects in one transaction (a local
+// activity), runs its `after` delays as durable timers, feeds effect answers back in as the next steps,
+// and delivers the step's mails afterwards, beside the issue.
+//
+// Issues started before steps ran in one transaction replay their earlier steps on the old path (the read
+// model recorded first, then each effect as an activity of its context's task queue): `patched` tells them
+// apart. Once no such issue runs (Web UI: workflows of type issueWorkflow started before the deploy that
+// brought `step-transaction`), replace `patched` by `deprecatePatch`, then remove the old path, the
+// `effectRunners` table and the activities only it calls (`recordStep`, `recordLedgerEntry`, the single
+// effects of the issues, services and inventory queues, `notify`).
 import {
   ApplicationFailure,
   CancellationScope,
@@ -9,6 +17,7 @@ import {
   allHandlersFinished,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,7 +26,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AnyMachineSnapshot } from 'xstate';
-import type { BillingActivities, InventoryActivities, IssueActivities, NotificationActivities, ServiceActivities } from '../activities/types.js';
+import type {
+  BillingActivities,
+  InventoryActivities,
+  IssueActivities,
+  IssueStepActivities,
+  NotificationActivities,
+  ServiceActivities,
+} from '../activities/types.js';
 import {
   deliverSignal,
   issueQuery,
@@ -29,11 +45,14 @@ import {
 } from './messages.js';
 import { activityPolicies } from './policies.js';
 import { AssigneeIdKey, IssueStateKey } from './search-attributes.js';
-import { isSystemEventType, systemActor, type Actor, type EffectInput, type EmitParams, type IssueEvent } from './statechart/catalog.js';
+import { isSystemEventType, systemActor, type Actor, type EffectInput, type EffectName, type EmitParams, type IssueEvent } from './statechart/catalog.js';
 import { resolveExpressions } from './statechart/expressions.js';
 import { allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
 import { taskQueues } from './task-queues.js';
 
+const steps = proxyLocalActivities<IssueStepActivities>(activityPolicies.step);
+/** Marks histories whose steps commit in one transaction (see the top of this file). */
+const stepTransactionPatch = 'step-transaction';
 const records = proxyLocalActivities<IssueActivities>(activityPolicies.readModel);
 const issueEffects = proxyActivities<IssueActivities>({ taskQueue: taskQueues.issues, ...activityPolicies.effect });
 const ledger = proxyActivities<BillingActivities>({ taskQueue: taskQueues.billing, ...activityPolicies.ledger });
@@ -42,6 +61,9 @@ const inventoryEffects = proxyActivities<InventoryActivities>({ taskQueue: taskQ
 const serviceEffects = proxyActivities<ServiceActivities>({ taskQueue: taskQueues.services, ...activityPolicies.services });
 
 type EffectRunner = (input: EffectInput<never>) => Promise<IssueEvent | void>;
+
+// The old path only: effects as activities of their contexts' task queues, for issues started before
+// `step-transaction` (activities/issue-step.ts runs them now).
 
 const userId = (value: unknown): string => {
   if (typeof value !== 'string') throw ApplicationFailure.nonRetryable(`expected a user id, got ${JSON.stringify(value)}`, 'Issue.BadContext');
@@ -52,7 +74,7 @@ const cents = (value: unknown): number => {
   return value as number;
 };
 
-/** How each catalog effect runs; see workflows/statechart/catalog.ts for their params. */
+/** How each catalog effect ran on the old path; see workflows/statechart/catalog.ts for their params. */
 const effectRunners: Record<string, EffectRunner> = {
   assignRandomUser: (input) => issueEffects.assignRandomUser(input),
   subscribe: async (input) => void (await issueEffects.subscribe(input)),
@@ -116,8 +138,7 @@ const effectRunners: Record<string, EffectRunner> = {
     })),
 };
 
-/** Effects whose failure or slowness must not hold up the issue: they run beside the next steps. Service billing
- *  is asynchronous by design (seed 002): it never holds up the request, yet the issue finishes only once it has run. */
+/** Old path: effects whose failure or slowness must not hold up the issue ran beside the next steps. */
 const backgroundEffects = new Set(['notify', 'chargeClient', 'creditWorker']);
 
 interface Inbox {
@@ -135,25 +156,46 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   if (input.carried) snapshot = restore(machine, input.carried.value as never, input.carried.context);
   else [snapshot, initialActions] = start(machine, input.context);
   let stepNo = input.carried?.step ?? 0;
+  // What queries and answers show: the machine as of the last committed step, never one still committing.
+  let shown = snapshot;
   let busy = true;
   const inbox: Inbox[] = [];
   const timers = new Map<string, { scope: CancellationScope; event: IssueEvent; fireAt: number }>();
   const background = new Set<Promise<void>>();
 
-  const assigneeId = () => (typeof snapshot.context.assigneeId === 'string' ? snapshot.context.assigneeId : null);
+  const assigneeOf = (of: AnyMachineSnapshot) => (typeof of.context.assigneeId === 'string' ? of.context.assigneeId : null);
+  const assigneeId = () => assigneeOf(snapshot);
+  let shownStep = stepNo;
   const view = (actor: Actor): IssueView => ({
     id: issueId,
     type: type.key,
     version: type.version,
     title,
-    state: stateName(snapshot.value),
-    status: snapshot.status === 'done' ? 'done' : 'active',
-    context: snapshot.context,
-    assigneeId: assigneeId(),
+    state: stateName(shown.value),
+    status: shown.status === 'done' ? 'done' : 'active',
+    context: shown.context,
+    assigneeId: assigneeOf(shown),
     creatorId: creator.id,
-    step: stepNo,
-    allowedEvents: busy ? [] : allowedEvents(snapshot, actor),
+    step: shownStep,
+    allowedEvents: busy ? [] : allowedEvents(shown, actor),
   });
+
+  // The state and assignee an operator filters by in the Web UI, upserted once a settle has committed steps
+  // and only when they changed (a continued run carries its search attributes over).
+  let searchAttributesShown = input.carried ? JSON.stringify([stateName(snapshot.value), assigneeId()]) : '';
+  let searchAttributesDue = false;
+  const showSearchAttributes = () => {
+    if (!searchAttributesDue) return;
+    searchAttributesDue = false;
+    const state = stateName(snapshot.value);
+    const shownNow = JSON.stringify([state, assigneeId()]);
+    if (shownNow === searchAttributesShown) return;
+    searchAttributesShown = shownNow;
+    upsertSearchAttributes([
+      { key: IssueStateKey, value: state },
+      { key: AssigneeIdKey, value: assigneeId() },
+    ]);
+  };
 
   /** Why a user event cannot be taken now, as the failure the API maps to 409 or 403. */
   const refusal = (event: SendEventInput): ApplicationFailure | undefined => {
@@ -186,33 +228,48 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       );
   };
 
-  const runEffect = async (action: Extract<StepAction, { kind: 'effect' }>, key: string): Promise<IssueEvent | void> => {
-    const runner = effectRunners[action.type];
-    if (!runner) return; // `emit` is recorded with the step
-    const effectInput: EffectInput = {
-      key,
-      issueId,
-      issueType: type.key,
-      params: resolveExpressions((action.params ?? {}) as Record<string, unknown>, {
-        context: action.context,
-        event: action.event,
-        issue: { id: issueId, type: type.key },
-      }),
+  const resolveParams = (action: Extract<StepAction, { kind: 'effect' }>) =>
+    resolveExpressions((action.params ?? {}) as Record<string, unknown>, {
       context: action.context,
-    };
-    const run = runner(effectInput as never);
-    if (!backgroundEffects.has(action.type)) return run;
+      event: action.event,
+      issue: { id: issueId, type: type.key },
+    });
+
+  const applyTimers = (actions: StepAction[]) => {
+    for (const action of actions) {
+      if (action.kind === 'schedule') schedule(action.id, action.event, action.delayMs);
+      else if (action.kind === 'cancel') {
+        timers.get(action.id)?.scope.cancel();
+        timers.delete(action.id);
+      }
+    }
+  };
+
+  /** Runs beside the issue; a failure is logged (Temporal has retried it by then), never the issue's. */
+  const runInBackground = (what: string, run: Promise<void>) => {
     const tracked: Promise<void> = run.then(
       () => void background.delete(tracked),
       (error) => {
         background.delete(tracked);
-        log.error(`background effect ${action.type} failed`, { issueId, key, error: String(error) });
+        log.error(`${what} failed`, { issueId, error: String(error) });
       },
     );
     background.add(tracked);
   };
 
-  /** Applies one step's outcome: record it, then its timers and effects in order; answers are queued. */
+  const runEffect = async (action: Extract<StepAction, { kind: 'effect' }>, key: string): Promise<IssueEvent | void> => {
+    const runner = effectRunners[action.type];
+    if (!runner) return; // `emit` is recorded with the step
+    const effectInput: EffectInput = { key, issueId, issueType: type.key, params: resolveParams(action), context: action.context };
+    const run = runner(effectInput as never);
+    if (!backgroundEffects.has(action.type)) return run;
+    runInBackground(`background effect ${action.type} (${key})`, run.then(() => undefined));
+  };
+
+  /**
+   * Applies one step's outcome: the step and its database effects commit in one transaction, then its timers
+   * start or stop; effect answers are queued as the next steps and its mails are delivered in the background.
+   */
   const apply = async (from: string | null, event: IssueEvent, actions: StepAction[], answers: IssueEvent[]) => {
     stepNo++;
     const thisStep = stepNo;
@@ -221,7 +278,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         ? [resolveExpressions(a.params as EmitParams, { context: a.context, event: a.event, issue: { id: issueId, type: type.key } })]
         : [],
     );
-    await records.recordStep({
+    const record = {
       issueId,
       type: { key: type.key, version: type.version },
       title,
@@ -230,14 +287,33 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       from,
       event: { type: event.type, actor: event.actor ?? systemActor },
       to: stateName(snapshot.value),
-      status: snapshot.status === 'done' ? 'done' : 'active',
+      status: snapshot.status === 'done' ? ('done' as const) : ('active' as const),
       context: snapshot.context,
       assigneeId: assigneeId(),
       emits,
-    });
+    };
+    if (!patched(stepTransactionPatch)) return applyOnOldPath(record, actions, answers);
+    const effects = actions.flatMap((action, index) =>
+      action.kind === 'effect' && action.type !== 'emit'
+        ? [{ name: action.type as EffectName, key: `${issueId}:${thisStep}:${index}`, issueId, issueType: type.key, params: resolveParams(action), context: action.context }]
+        : [],
+    );
+    const outcome = await steps.commitStep({ ...record, effects });
+    shown = snapshot;
+    shownStep = thisStep;
+    searchAttributesDue = true;
+    applyTimers(actions);
+    for (const answer of outcome.answers) answers.push({ ...answer, actor: systemActor });
+    if (outcome.mailKeys.length > 0) runInBackground('mail delivery', notifications.deliverMails({ keys: outcome.mailKeys }));
+  };
+
+  /** The old path: the step recorded first, then its timers and effects in order, each effect its own activity. */
+  const applyOnOldPath = async (record: Parameters<IssueActivities['recordStep']>[0], actions: StepAction[], answers: IssueEvent[]) => {
+    await records.recordStep(record);
+    searchAttributesShown = JSON.stringify([record.to, record.assigneeId]);
     upsertSearchAttributes([
-      { key: IssueStateKey, value: stateName(snapshot.value) },
-      { key: AssigneeIdKey, value: assigneeId() },
+      { key: IssueStateKey, value: record.to },
+      { key: AssigneeIdKey, value: record.assigneeId },
     ]);
     for (const [index, action] of actions.entries()) {
       if (action.kind === 'schedule') schedule(action.id, action.event, action.delayMs);
@@ -245,10 +321,12 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         timers.get(action.id)?.scope.cancel();
         timers.delete(action.id);
       } else {
-        const answer = await runEffect(action, `${issueId}:${thisStep}:${index}`);
+        const answer = await runEffect(action, `${record.issueId}:${record.step}:${index}`);
         if (answer) answers.push({ ...answer, actor: systemActor });
       }
     }
+    shown = snapshot;
+    shownStep = record.step;
   };
 
   /** Feeds one event in and keeps going until no effect answer is left: the issue has settled. */
@@ -261,6 +339,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       snapshot = next;
       await apply(from, event, actions, queue);
     }
+    showSearchAttributes();
   };
 
   setHandler(issueQuery, (actor) => view(actor));
@@ -273,6 +352,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     (event) => new Promise<IssueView>((resolve, reject) => inbox.push({ event, settle: { resolve, reject } })),
     {
       validator: (event) => {
+        // While a step commits, the state it leads to is not shown yet: the main loop decides after the commit,
+        // so an event refused because of that state (a retried `complete` finding the task done) is refused only
+        // once everything the state stands for is in the database.
+        if (busy) return;
         // A system event that arrived first but is not applied yet (a topic delivery, a timer in the same activation)
         // may be what allows this one (a `close` right after the inventory's start): the main loop decides after it.
         if (inbox.some((item) => !item.settle)) return;
@@ -291,6 +374,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     const answers: IssueEvent[] = [];
     await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
     for (const answer of answers) await settleAfter(answer);
+    showSearchAttributes();
   }
   busy = false;
 

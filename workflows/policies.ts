@@ -5,8 +5,13 @@ import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow
 const untilItWorks = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
 
 export const activityPolicies = {
-  /** Read-model writes of a step: short, local to the issue's worker. */
+  /** Read-model writes of a step: short, local to the issue's worker (issues started before `step`). */
   readModel: { startToCloseTimeout: '10s', retry: untilItWorks } satisfies LocalActivityOptions,
+  /** A whole step in one transaction, local to the issue's worker; a broken context or refused entry fails it at once. */
+  step: {
+    startToCloseTimeout: '10s',
+    retry: { ...untilItWorks, nonRetryableErrorTypes: ['Issue.BadContext', 'Issue.UnknownEffect', 'Billing.InvalidEntry', 'Billing.KeyReused', 'Services.InvalidReview', 'Inventory.InvalidInput', 'Inventory.NotFound', 'Notifications.InvalidInput'] },
+  } satisfies LocalActivityOptions,
   /** Effects in the issues and inventory contexts (assignment, topics). */
   effect: { startToCloseTimeout: '30s', retry: untilItWorks } satisfies ActivityOptions,
   /** Money: retried until it lands; the ledger's unique key makes every retry a no-op after the first write. */
@@ -21,7 +26,7 @@ export const activityPolicies = {
     startToCloseTimeout: '10s',
     retry: { ...untilItWorks, nonRetryableErrorTypes: ['Inventory.InvalidInput', 'Inventory.NotFound'] },
   } satisfies ActivityOptions,
-  /** Notifications may wait on a slow mail server; they run beside the issue, never in its way. */
+  /** Notifications and outbox mails may wait on a slow mail server; they run beside the issue, never in its way. */
   notification: { startToCloseTimeout: '2m', retry: { ...untilItWorks, maximumInterval: '5m' } } satisfies ActivityOptions,
   /** Steps of a billing day's close; beginning one waits (retrying) until every earlier day has closed. */
   dayClose: { startToCloseTimeout: '1m', retry: untilItWorks } satisfies ActivityOptions,

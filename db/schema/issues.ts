@@ -41,6 +41,18 @@ export const issues = pgTable(
   ],
 );
 
+/** An effect's answer, fed back into the statechart as the next event. */
+export interface EffectAnswer {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+export interface StepOutcome {
+  answers: EffectAnswer[];
+  /** Keys of the e-mail deliveries the step recorded as `pending` (delivered after the step, outside it). */
+  mailKeys: string[];
+}
+
 export const issueTransitions = pgTable(
   'issue_transitions',
   {
@@ -51,6 +63,9 @@ export const issueTransitions = pgTable(
     toState: text('to_state').notNull(),
     actorId: text('actor_id').notNull(),
     actorRole: text('actor_role').notNull(),
+    /** What the step's effects answered and which mails it left to deliver: a retried step (its transaction
+     *  committed, the worker gone before Temporal heard) is answered from here instead of running again. */
+    outcome: jsonb('outcome').$type<StepOutcome>(),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.issueId, t.step] })],

@@ -16,7 +16,7 @@ export const notifications = pgTable(
     issueId: uuid('issue_id'),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     key: text('key').notNull(),
-    // Millisecond precision, so a cursor made from a JS Date matches the stored value exactly.
+    // Millisecond precision (kept from when list cursors held a JS Date; db/paging.ts keys pages on the stored value).
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     readAt: timestamp('read_at', { withTimezone: true, precision: 3 }),
   },
@@ -38,13 +38,14 @@ export interface NotificationAnnouncement {
   id: string;
 }
 
-export const emailDeliveryStatuses = ['sent', 'logged', 'failed'] as const;
+export const emailDeliveryStatuses = ['sent', 'logged', 'failed', 'pending'] as const;
 export type EmailDeliveryStatus = (typeof emailDeliveryStatuses)[number];
 export const emailDeliveryStatusEnum = pgEnum('email_delivery_status', emailDeliveryStatuses);
 
 /**
  * Every e-mail the system sends, keyed so a retried activity mails once: `sent` through SMTP,
- * `logged` when no SMTP server is configured, `failed` with the last error until a retry succeeds.
+ * `logged` when no SMTP server is configured, `failed` with the last error until a retry succeeds,
+ * `pending` when an issue step recorded it (an outbox row) and its delivery has not run yet.
  */
 export const emailDeliveries = pgTable('email_deliveries', {
   id: uuid('id').primaryKey().defaultRandom(),

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, contexts, loadConfig } from '../lib/config.js';
+import { ConfigError, contexts, loadConfig } from '../../lib/config.js';
 
 /** The ConfigError a bad environment raises, so a test can read its message. */
 function configError(env: Record<string, string>): ConfigError {

@@ -1,0 +1,148 @@
+// One issue step, one PostgreSQL transaction: the step record, the read model, the domain events and every
+// database effect the step's actions ask for commit together or not at all. It runs as a local activity of the
+// issue's worker, so a step costs one transaction and no round trip to another task queue.
+//
+// The step only composes: each context's effect functions live in that context's module and write only that
+// context's tables (issues: assignment and topics; billing: the ledger; services; inventory; notifications: the
+// in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
+// (`pending` deliveries) and the workflow delivers them afterwards with `deliverMails`, never holding the issue.
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Transaction } from '../db/client.js';
+import { appendEvent } from '../db/events.js';
+import type { Role } from '../db/schema/auth.js';
+import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.js';
+import { getMailer } from '../lib/mailer.js';
+import type { EffectInput, EffectName, IssueEvent } from '../workflows/statechart/catalog.js';
+import { recordLedgerEffect } from './billing.js';
+import type { ActivityDeps } from './deps.js';
+import { inventoryEffects } from './inventory.js';
+import { issueEffects, stableUuid, type RecordStepInput } from './issues.js';
+import { recordNotification } from './notifications.js';
+import { serviceEffects } from './services.js';
+
+/** One effect of the step, its params already resolved against the context and event it was computed with. */
+export interface StepEffectInput extends EffectInput {
+  name: EffectName;
+}
+
+export interface CommitStepInput extends RecordStepInput {
+  /** In the order the statechart asked for them; an answer is fed back into the statechart as the next event. */
+  effects: StepEffectInput[];
+}
+
+interface StepScope {
+  deps: ActivityDeps;
+  /** Mails the step left in the outbox. */
+  mailKeys: string[];
+}
+
+type StepEffect = (tx: Transaction, input: EffectInput<never>, scope: StepScope) => Promise<IssueEvent | void>;
+
+type NotifyParams = { to?: string[]; roles?: Role[]; kind: string; title: string; body?: string };
+
+/** How each catalog effect runs inside the step: total over the catalog, so a new effect without a runner does not compile. */
+const stepEffects = {
+  assignRandomUser: (tx, input: EffectInput<{ role: Role; excludeFields?: string[] }>) => issueEffects.assignRandomUser(tx, input),
+  subscribe: (tx, input: EffectInput<{ topic: string }>) => issueEffects.subscribe(tx, input),
+  unsubscribe: (tx, input: EffectInput<{ topic: string }>) => issueEffects.unsubscribe(tx, input),
+  chargeAssignFee: (tx, input: EffectInput, { deps }) => recordLedgerEffect(tx, 'chargeAssignFee', input, deps.config.billing.timeZone),
+  payReward: (tx, input: EffectInput, { deps }) => recordLedgerEffect(tx, 'payReward', input, deps.config.billing.timeZone),
+  chargeClient: (tx, input: EffectInput, { deps }) => recordLedgerEffect(tx, 'chargeClient', input, deps.config.billing.timeZone),
+  creditWorker: (tx, input: EffectInput, { deps }) => recordLedgerEffect(tx, 'creditWorker', input, deps.config.billing.timeZone),
+  describeService: (tx, input: EffectInput, { deps }) => serviceEffects.describeService(tx, input, deps.config),
+  offerService: (tx, input: EffectInput) => serviceEffects.offerService(tx, input),
+  recordReview: (tx, input: EffectInput) => serviceEffects.recordReview(tx, input),
+  createInventory: (tx, input: EffectInput) => inventoryEffects.createInventory(tx, input),
+  closeInventory: (tx, input: EffectInput) => inventoryEffects.closeInventory(tx, input),
+  reopenInventory: (tx, input: EffectInput) => inventoryEffects.reopenInventory(tx, input),
+  // Stored definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing).
+  notify: async (tx, { key, issueId, params, context }: EffectInput<NotifyParams>, scope) => {
+    const { mailKeys } = await recordNotification(
+      tx,
+      {
+        key,
+        userIds: (params.to ?? []).map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
+        roles: params.roles ?? [],
+        kind: params.kind,
+        title: params.title,
+        body: params.body ?? '',
+        issueId,
+      },
+      getMailer(scope.deps.config.mail, scope.deps.log),
+      scope.deps.log,
+    );
+    scope.mailKeys.push(...mailKeys);
+  },
+} satisfies Record<EffectName, StepEffect>;
+
+const runnerOf = (name: string): StepEffect => {
+  if (!Object.hasOwn(stepEffects, name)) {
+    throw ApplicationFailure.create({ type: 'Issue.UnknownEffect', message: `no runner for the effect "${name}"`, nonRetryable: true });
+  }
+  return stepEffects[name as EffectName] as StepEffect;
+};
+
+export function createIssueStepActivities(deps: ActivityDeps) {
+  const { db } = deps.database;
+  return {
+    /**
+     * Commits one step whole, once. The transition row is the claim: a retried step whose transaction committed
+     * (the worker died before Temporal heard) finds it and answers the stored outcome without running anything
+     * again, so a random assignee stays the one chosen and no money moves twice. Two overlapping attempts
+     * serialize on that row.
+     */
+    async commitStep(input: CommitStepInput): Promise<StepOutcome> {
+      const { issueId, step, event } = input;
+      return db.transaction(async (tx) => {
+        const [claimed] = await tx
+          .insert(issueTransitions)
+          .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+          .onConflictDoNothing()
+          .returning({ step: issueTransitions.step });
+        if (!claimed) {
+          const [recorded] = await tx
+            .select({ outcome: issueTransitions.outcome })
+            .from(issueTransitions)
+            .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+          return recorded?.outcome ?? { answers: [], mailKeys: [] };
+        }
+        const row = {
+          typeKey: input.type.key,
+          typeVersion: input.type.version,
+          title: input.title,
+          state: input.to,
+          status: input.status,
+          context: input.context,
+          assigneeId: input.assigneeId,
+          creatorId: input.creatorId,
+          step,
+          updatedAt: new Date(),
+        };
+        await tx
+          .insert(issues)
+          .values({ id: issueId, ...row })
+          .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
+        const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
+        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
+        for (const [index, emit] of input.emits.entries()) {
+          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data });
+        }
+        const scope: StepScope = { deps, mailKeys: [] };
+        const answers: IssueEvent[] = [];
+        for (const { name, ...effect } of input.effects) {
+          const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
+          if (answer) answers.push({ type: answer.type, data: answer.data });
+        }
+        const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys };
+        await tx
+          .update(issueTransitions)
+          .set({ outcome })
+          .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+        return outcome;
+      });
+    },
+  };
+}
+
+export type IssueStepActivities = ReturnType<typeof createIssueStepActivities>;

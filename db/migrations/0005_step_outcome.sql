@@ -1,0 +1,2 @@
+ALTER TYPE "public"."email_delivery_status" ADD VALUE 'pending';--> statement-breakpoint
+ALTER TABLE "issue_transitions" ADD COLUMN "outcome" jsonb;

@@ -1,0 +1,97 @@
+// A step commits whole or not at all: the worker process is SIGKILLed while a task's `complete` step is inside
+// its transaction (held there by the billing day's lock, which the step's reward waits for). Nothing of the step
+// may be visible before or after the kill; once a worker is back, the step commits exactly once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness, type TestUser } from './support/harness.js';
+import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let h: Harness;
+let workers: WorkerProcess | undefined;
+let manager: TestUser;
+let popug: TestUser;
+beforeAll(async () => {
+  h = await startHarness({ workerContexts: [] });
+  manager = await h.user('manager');
+  popug = await h.user('worker');
+  workers = await spawnWorkerProcess(h);
+});
+afterAll(async () => {
+  await workers?.stop();
+  await h?.stop();
+});
+
+/** Waits until `check` holds, polling; fails with `what` after `timeoutMs`. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('a worker killed inside a step transaction', () => {
+  it('leaves nothing of the step behind, and the step commits once when a worker is back', async () => {
+    const { sql } = h.database;
+    const created = await h.request('POST', '/tasks', { token: manager.token, body: { title: 'Killed mid-step' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.assigneeId).toBe(popug.id);
+    const taskId: string = created.body.id;
+    const stepOf = async () => (await sql`select state, step from issues where id = ${taskId}`)[0] as { state: string; step: number };
+    const before = await stepOf();
+    expect(before.state).toBe('open');
+
+    // Hold today's billing day exclusively, as a closing day does: the reward's ledger write waits for it.
+    const holder = await sql.reserve();
+    await holder`begin`;
+    await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
+    const completing = h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });
+
+    // The step's transaction has written its transition and read-model row and waits for the day.
+    await until('the step waits for the billing day inside its transaction', async () => {
+      const [row] = await sql`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
+      return row!.n > 0;
+    });
+    expect(await stepOf(), 'an uncommitted step is invisible').toEqual(before);
+
+    await workers!.kill();
+    workers = undefined;
+    await holder`rollback`;
+    holder.release();
+    // The killed worker's transaction rolls back: its backend finds the client gone.
+    await until('the killed step transaction has ended', async () => {
+      const [row] = await sql`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and application_name = 'ates' and state like 'idle in transaction%'`;
+      return row!.n === 0;
+    });
+    expect(await stepOf(), 'nothing of the killed step committed').toEqual(before);
+    const [rewardsBefore] = await sql`select count(*)::int as n from ledger_entries where issue_id = ${taskId} and kind = 'reward'`;
+    expect(rewardsBefore!.n).toBe(0);
+
+    workers = await spawnWorkerProcess(h);
+    let done = await completing;
+    for (let attempt = 0; done.status === 503 && attempt < 5; attempt++) {
+      await sleep(1000 * Number(done.headers.get('retry-after') ?? 1));
+      done = await h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });
+    }
+    // The first attempt may have gone through while its caller was told to retry: then the retry finds it done.
+    if (done.status === 409) expect(done.body.detail).toMatch(/done/);
+    else expect(done.status, JSON.stringify(done.body)).toBe(200);
+
+    const after = await stepOf();
+    expect(after).toEqual({ state: 'done', step: before.step + 1 });
+    const entries = await sql`select kind, amount_cents::int as amount from ledger_entries where issue_id = ${taskId} order by kind`;
+    expect([...entries]).toEqual([
+      { kind: 'assign_fee', amount: -created.body.context.assignFeeCents },
+      { kind: 'reward', amount: created.body.context.rewardCents },
+    ]);
+    const transitions = await sql`select step, event from issue_transitions where issue_id = ${taskId} order by step`;
+    expect(transitions.map((row) => row.event)).toEqual(['issue.created', 'assignee.assigned', 'complete']);
+    const [completedEvents] = await sql`select count(*)::int as n from domain_events where name = 'task.completed' and data->>'taskId' = ${taskId}`;
+    expect(completedEvents!.n).toBe(1);
+    const [account] = await sql`select balance_cents::int as balance from accounts where user_id = ${popug.id}`;
+    expect(account!.balance).toBe(created.body.context.rewardCents - created.body.context.assignFeeCents);
+  }, 120_000);
+});
