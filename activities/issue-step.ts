@@ -27,6 +27,8 @@ export interface StepEffectInput extends EffectInput {
 }
 
 export interface CommitStepInput extends RecordStepInput {
+  /** The statechart's state value after the step (`to` is its name). */
+  value: unknown;
   /** In the order the statechart asked for them; an answer is fed back into the statechart as the next event. */
   effects: StepEffectInput[];
 }
@@ -112,6 +114,7 @@ export function createIssueStepActivities(deps: ActivityDeps) {
           typeVersion: input.type.version,
           title: input.title,
           state: input.to,
+          value: input.value,
           status: input.status,
           context: input.context,
           assigneeId: input.assigneeId,
@@ -126,7 +129,9 @@ export function createIssueStepActivities(deps: ActivityDeps) {
         const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
         await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
         for (const [index, emit] of input.emits.entries()) {
-          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data });
+          // A saved `emit` may leave `data` out: its documented default is `{}`.
+          const data = emit.data ?? {};
+          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data });
         }
         const scope: StepScope = { deps, mailKeys: [] };
         const answers: IssueEvent[] = [];

@@ -17,13 +17,14 @@ import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';
 import type { issueWorkflow } from '../workflows/issue.js';
-import { issueQuery, issueWorkflowId, sendEventUpdate, settledUpdate, type IssueView } from '../workflows/messages.js';
+import { issueWorkflowId, sendEventUpdate, settledUpdate, type IssueView } from '../workflows/messages.js';
 import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { validateDefinition } from '../workflows/statechart/validate.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
+import { allowedEventsOf } from './issue-machines.js';
 import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
@@ -258,20 +259,11 @@ export function issueService(deps: ApiDeps) {
       );
     },
 
-    /** The live issue from its workflow while it runs; the read model once it has finished. */
+    /** The issue as its last committed step left it: the read model, exact by construction (steps commit with their effects). */
     async get(user: PublicUser, id: string): Promise<IssueJson> {
       const row = await readModel(id);
       if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
-      if (row.status === 'done') return fromReadModel(row);
-      try {
-        // A query needs a worker; while none answers, the read model (a step behind at most) is the answer.
-        return await deps.temporal.withDeadline(Date.now() + 3000, () =>
-          deps.temporal.workflow.getHandle(issueWorkflowId(id)).query(issueQuery, actorOf(user)),
-        );
-      } catch (error) {
-        deps.log.debug(`issue ${id}: query failed (${(error as Error).message}); answering from the read model`);
-        return fromReadModel(row);
-      }
+      return { ...fromReadModel(row), allowedEvents: await allowedEventsOf(db, row, actorOf(user)) };
     },
 
     async send(user: PublicUser, id: string, event: { type: string; data: Record<string, unknown> }): Promise<IssueView> {

@@ -8,6 +8,9 @@ import { startChildService, type ChildService } from './processes.js';
 
 export interface Baseline {
   worker: ChildService;
+  /** The client the calls go through (e.g. to read a bare task's history). */
+  client: Client;
+  workflowId(id: string): string;
   /** Update-with-start: starts a bare task and answers once it has settled (the counterpart of POST /tasks). */
   create(id: string, options?: { open?: boolean }): Promise<void>;
   /** One update: `complete` (POST /tasks/:id/complete) or `reassign` (what a shuffle sends each task). */
@@ -29,6 +32,8 @@ export async function startBaseline(env: BenchEnv, namespace: string): Promise<B
   const workflowId = (id: string) => `bare-${id}`;
   return {
     worker,
+    client,
+    workflowId,
     async create(id, options = {}) {
       const call = client.workflow.executeUpdateWithStart(bareSettledUpdate, {
         startWorkflowOperation: new WithStartWorkflowOperation<typeof bareTaskWorkflow>('bareTaskWorkflow', {

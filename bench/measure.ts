@@ -14,6 +14,9 @@ export interface Figure {
   ratio: number;
   /** value − baseline, for latencies and times. */
   difference?: number;
+  /** A second baseline of the same run, shown beside the first (no ratio: the ratio is against `baseline`). */
+  otherBaseline?: number;
+  otherBaselineLabel?: string;
 }
 
 export interface CaseResult {
@@ -49,7 +52,14 @@ export interface BenchCase {
   run(context: CaseContext, result: CaseResult): Promise<void>;
 }
 
-export function figure(name: string, unit: string, value: number, baseline: number, baselineLabel: string, options: { difference?: boolean } = {}): Figure {
+export function figure(
+  name: string,
+  unit: string,
+  value: number,
+  baseline: number,
+  baselineLabel: string,
+  options: { difference?: boolean; other?: { value: number; label: string } } = {},
+): Figure {
   return {
     figure: name,
     unit,
@@ -58,6 +68,7 @@ export function figure(name: string, unit: string, value: number, baseline: numb
     baselineLabel,
     ratio: baseline === 0 ? Number.NaN : value / baseline,
     ...(options.difference ? { difference: value - baseline } : {}),
+    ...(options.other ? { otherBaseline: options.other.value, otherBaselineLabel: options.other.label } : {}),
   };
 }
 

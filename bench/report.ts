@@ -26,9 +26,10 @@ const format = (value: number | undefined, unit = ''): string => {
 
 const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 
-/** A plain-text table that also reads as Markdown. */
+/** A plain-text table that also reads as Markdown; the column of second baselines only when a figure has one. */
 export function renderTable(report: BenchReport): string {
-  const header = ['case', 'figure', 'aTES', 'baseline', 'ratio', 'difference'];
+  const withOther = report.cases.some((result) => result.figures.some((f) => f.otherBaseline !== undefined));
+  const header = ['case', 'figure', 'aTES', 'baseline', 'ratio', 'difference', ...(withOther ? ['other baseline'] : [])];
   const rows: string[][] = [];
   for (const result of report.cases) {
     const sizes = Object.entries(result.sizes)
@@ -43,10 +44,11 @@ export function renderTable(report: BenchReport): string {
         `${format(f.baseline)} (${f.baselineLabel})`,
         `${format(f.ratio)}×`,
         f.difference === undefined ? '' : `${f.difference >= 0 ? '+' : ''}${format(f.difference)}`,
+        ...(withOther ? [f.otherBaseline === undefined ? '' : `${format(f.otherBaseline)} (${f.otherBaselineLabel})`] : []),
       ]);
     }
     // The first line of the error, short: the whole of it is in the JSON and the log above.
-    if (result.error) rows.push([result.figures.length ? '' : name, 'ERROR', clip(result.error.split('\n')[0]!, 90), '', '', '']);
+    if (result.error) rows.push([result.figures.length ? '' : name, 'ERROR', clip(result.error.split('\n')[0]!, 90), ...header.slice(3).map(() => '')]);
   }
   const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;

@@ -1,6 +1,8 @@
 // `npm run chaos`: thousands of task lifecycles, inventories walked to the end, a shuffle and a manual day close,
 // while the worker process is SIGKILLed every few seconds and the Temporal dev server and PostgreSQL are each
-// restarted once. Then it checks what must hold however often things crashed: every issue at its end state, one fee
+// restarted once. While the load runs, a sampler reads the read model and the ledger in one snapshot every few
+// hundred milliseconds: no issue may ever be visible in a state whose ledger entries are missing (or doubled).
+// Then it checks what must hold however often things crashed: every issue at its end state, one fee
 // per assignment and one reward per completion, one payout per positive account and day, a ledger that adds up,
 // no domain event twice. Exits non-zero on any violation. `--short` is the CI size.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -104,6 +106,8 @@ const stats = {
   postgresDownMs: 0,
   dayCloseMs: 0,
   shuffle: undefined as undefined | { id: string; seen: number; reassigned: number; skipped: number; ms: number },
+  /** The ledger sampler's totals, once the load is over (see `startLedgerSampler`). */
+  ledgerSampler: undefined as undefined | ReturnType<typeof startLedgerSampler>['totals'],
 };
 const retried = (reason: string) => stats.retries.set(reason, (stats.retries.get(reason) ?? 0) + 1);
 
@@ -720,6 +724,7 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
     }
   })();
 
+  const sampler = startLedgerSampler(stack.databaseUrl);
   stack.workers.chaos = true;
   try {
     await pool(size.concurrency, jobs, () => {});
@@ -728,11 +733,145 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
     loading = false;
     await watcher;
     stack.workers.chaos = false;
+    await sampler.stop();
+    stats.ledgerSampler = sampler.totals;
+    const { samples, skipped, issues, violations: found, sampleMs } = sampler.totals;
+    say(`ledger sampler stopped: ${samples} samples (${skipped} skipped), ${issues} issue views checked, ${found} violations; a sample took ${percentile(sampleMs, 50)} ms median, ${Math.max(0, ...sampleMs)} ms max`);
   }
   for (const name of Object.keys(milestonesAt) as (keyof typeof milestonesAt)[]) {
     if (!fired.has(name)) violate(`milestone ${name} never fired: too few lifecycles`);
   }
   return { parkedIds: parkedTasks.map((t) => t.id), finished, inventoriesDone, dayClosed };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sampled during the load: no issue is ever visible in a state whose ledger entries are missing
+
+/** A visible issue (or the entries of an issue not visible) whose money entries are not what its row says. */
+interface LedgerMismatch {
+  id: string;
+  type_key: string | null;
+  state: string | null;
+  step: number | null;
+  fees: number;
+  want_fees: number;
+  rewards: number;
+  want_rewards: number;
+  charges: number;
+  want_charges: number;
+  credits: number;
+  want_credits: number;
+}
+
+const samplerEveryMs = { min: 200, max: 500 };
+/** A sample stuck on a connection to a PostgreSQL going down is given up (and skipped) after this. */
+const sampleWithinMs = 10_000;
+
+/**
+ * While the load runs, every 200–500 ms: the read model and the ledger read in one snapshot (a repeatable-read,
+ * read-only transaction), and every task and service request checked against its money entries. A step commits
+ * its `issues` row and its entries in one transaction, so no snapshot may see the one without the other:
+ * - a task has one `assign_fee` per assignment its context counts (`assignments` is incremented in the step that
+ *   charges the fee) and one `reward` once it is `done`, none before;
+ * - a service request has one `service_charge` and one `service_credit` once its context says `outcome: done`
+ *   (set in the step that charges the client and credits the worker), none before; a zero amount writes no entry;
+ * - no fee, reward, charge or credit belongs to an issue no row shows yet.
+ * Each mismatch (issue, step, counts) is a violation, reported once however many samples see it. A sample that
+ * fails (PostgreSQL restarting) is skipped and counted, not a violation. Its own connection, so it waits for no load.
+ */
+function startLedgerSampler(databaseUrl: string) {
+  const { sql, close } = openDatabase(databaseUrl, { max: 1 });
+  const totals = { samples: 0, skipped: 0, issues: 0, mismatchesSeen: 0, violations: 0, sampleMs: [] as number[] };
+  const reported = new Set<string>();
+  const skipReasons = new Set<string>();
+  const sample = () =>
+    sql.begin('isolation level repeatable read read only', async (tx) => {
+      const [visible] = await tx<{ issues: number }[]>`
+        select count(*)::int as issues from issues where type_key in ('task', 'service_request')`;
+      const mismatches = await tx<LedgerMismatch[]>`
+        with money as (
+          select issue_id,
+                 count(*) filter (where kind = 'assign_fee')::int as fees,
+                 count(*) filter (where kind = 'reward')::int as rewards,
+                 count(*) filter (where kind = 'service_charge')::int as charges,
+                 count(*) filter (where kind = 'service_credit')::int as credits
+          from ledger_entries
+          where issue_id is not null and kind in ('assign_fee', 'reward', 'service_charge', 'service_credit')
+          group by issue_id
+        ), seen as (
+          select coalesce(i.id, m.issue_id) as id, i.type_key, i.state, i.step,
+                 coalesce(m.fees, 0) as fees, coalesce(m.rewards, 0) as rewards,
+                 coalesce(m.charges, 0) as charges, coalesce(m.credits, 0) as credits,
+                 case when i.type_key = 'task' then (i.context->>'assignments')::int else 0 end as want_fees,
+                 case when i.type_key = 'task' and i.state = 'done' then 1 else 0 end as want_rewards,
+                 case when i.type_key = 'service_request' and i.context->>'outcome' = 'done'
+                       and (i.context->>'priceCents')::bigint <> 0 then 1 else 0 end as want_charges,
+                 case when i.type_key = 'service_request' and i.context->>'outcome' = 'done'
+                       and (i.context->>'workerCreditCents')::bigint <> 0 then 1 else 0 end as want_credits
+          from issues i full join money m on m.issue_id = i.id
+          where i.id is null or i.type_key in ('task', 'service_request')
+        )
+        select * from seen
+        where fees <> want_fees or rewards <> want_rewards or charges <> want_charges or credits <> want_credits`;
+      return { issues: visible!.issues, mismatches };
+    });
+
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const began = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const attempt = sample();
+        attempt.catch(() => {}); // given up on below: its late failure is of no interest
+        const result = await Promise.race([
+          attempt,
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${sampleWithinMs} ms`)), sampleWithinMs))),
+        ]);
+        totals.samples++;
+        totals.sampleMs.push(Date.now() - began);
+        totals.issues += result.issues;
+        totals.mismatchesSeen += result.mismatches.length;
+        for (const m of result.mismatches) {
+          const key = `${m.id}:${m.step}:${m.fees}/${m.rewards}/${m.charges}/${m.credits}`;
+          if (reported.has(key)) continue;
+          reported.add(key);
+          totals.violations++;
+          const what = m.type_key ? `${m.type_key} ${m.id} visible at step ${m.step} in ${m.state}` : `issue ${m.id} not visible`;
+          const off = (
+            [
+              ['assign_fee', m.fees, m.want_fees],
+              ['reward', m.rewards, m.want_rewards],
+              ['service_charge', m.charges, m.want_charges],
+              ['service_credit', m.credits, m.want_credits],
+            ] as const
+          )
+            .filter(([, has, wants]) => has !== wants)
+            .map(([kind, has, wants]) => `${has} ${kind} entries, expected ${wants}`);
+          violate(`sampled during the load: ${what} with ${off.join(', ')}`);
+        }
+      } catch (error) {
+        totals.skipped++;
+        const reason = error instanceof Error ? error.message : String(error);
+        if (!skipReasons.has(reason) && skipReasons.size < 5) {
+          skipReasons.add(reason);
+          say(`ledger sample skipped: ${reason}`);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+      if (running) await sleep(between(samplerEveryMs.min, samplerEveryMs.max));
+    }
+  })();
+
+  return {
+    totals,
+    async stop() {
+      running = false;
+      await loop;
+      await close().catch(() => {});
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -941,6 +1080,14 @@ async function check(stack: Stack, cast: Cast, ran: Awaited<ReturnType<typeof ru
   row('billing.payout.made events = payouts', payouts.length, events.get('billing.payout.made') ?? 0);
   row('billing.day.closed events = closed days', closedDays.length, events.get('billing.day.closed') ?? 0);
   for (const name of onceEach) row(`${name} events = inventories`, size.inventories, events.get(name) ?? 0);
+
+  // --- sampled during the load (each mismatch was reported when it was seen; a sampler that never read is one too)
+  const sampled = stats.ledgerSampler;
+  row(
+    `issues visible with missing (or extra) ledger entries (sampled ${sampled?.samples ?? 0} times during load, ${sampled?.skipped ?? 0} skipped, ${sampled?.issues ?? 0} issue views checked)`,
+    0,
+    sampled && sampled.samples > 0 ? sampled.violations : 'never sampled',
+  );
   return rows;
 }
 
@@ -978,6 +1125,12 @@ function report(stack: Stack, ran: Awaited<ReturnType<typeof runLoad>> | undefin
     [`day close of ${ran?.dayClosed ?? '-'} (request to closed)`, seconds(stats.dayCloseMs)],
     ['lifecycle time (median / p95 / max)', `${seconds(percentile(stats.lifecycleMs, 50))} / ${seconds(percentile(stats.lifecycleMs, 95))} / ${seconds(Math.max(0, ...stats.lifecycleMs))}`],
     ['inventory time (median / max)', `${seconds(percentile(stats.inventoryMs, 50))} / ${seconds(Math.max(0, ...stats.inventoryMs))}`],
+    [
+      'ledger samples during the load (taken / skipped, time median / max)',
+      stats.ledgerSampler
+        ? `${stats.ledgerSampler.samples} / ${stats.ledgerSampler.skipped}, ${percentile(stats.ledgerSampler.sampleMs, 50)} ms / ${Math.max(0, ...stats.ledgerSampler.sampleMs)} ms`
+        : 'none',
+    ],
     ['requests retried after a transient failure', [...stats.retries.values()].reduce((a, b) => a + b, 0)],
     ...[...stats.retries.entries()].sort().map(([reason, n]) => [`  of which after ${reason}`, n]),
     ['events refused (409) on a retry because the first attempt had landed', stats.landedBeforeRetry],

@@ -2,7 +2,7 @@
 // its transaction (held there by the billing day's lock, which the step's reward waits for). Nothing of the step
 // may be visible before or after the kill; once a worker is back, the step commits exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness, type TestUser } from './support/harness.js';
+import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,28 +42,32 @@ describe('a worker killed inside a step transaction', () => {
     const before = await stepOf();
     expect(before.state).toBe('open');
 
-    // Hold today's billing day exclusively, as a closing day does: the reward's ledger write waits for it.
+    // Hold today's billing day exclusively, as a closing day does: the reward's ledger write waits for it. The hold
+    // is as short as the test can make it: an open transaction holds back every other test's event feed.
     const holder = await sql.reserve();
-    await holder`begin`;
-    await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
-    const completing = h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });
+    let completing: Promise<ApiResponse> | undefined;
+    try {
+      await holder`begin`;
+      await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
+      completing = h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });
 
-    // The step's transaction has written its transition and read-model row and waits for the day.
-    await until('the step waits for the billing day inside its transaction', async () => {
-      const [row] = await sql`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
-      return row!.n > 0;
-    });
-    expect(await stepOf(), 'an uncommitted step is invisible').toEqual(before);
-
-    await workers!.kill();
-    workers = undefined;
-    await holder`rollback`;
-    holder.release();
+      // The step's transaction has written its transition and read-model row and waits for the day.
+      await until('the step waits for the billing day inside its transaction', async () => {
+        const [row] = await sql`select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
+        return row!.n > 0;
+      });
+      expect(await stepOf(), 'an uncommitted step is invisible').toEqual(before);
+      await workers!.kill();
+      workers = undefined;
+    } finally {
+      await holder`rollback`;
+      holder.release();
+    }
     // The killed worker's transaction rolls back: its backend finds the client gone.
     await until('the killed step transaction has ended', async () => {
       const [row] = await sql`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and application_name = 'ates' and state like 'idle in transaction%'`;
+        where datname = current_database() and application_name = 'ates' and (state like 'idle in transaction%' or wait_event = 'advisory')`;
       return row!.n === 0;
     });
     expect(await stepOf(), 'nothing of the killed step committed').toEqual(before);
@@ -71,7 +75,7 @@ describe('a worker killed inside a step transaction', () => {
     expect(rewardsBefore!.n).toBe(0);
 
     workers = await spawnWorkerProcess(h);
-    let done = await completing;
+    let done = await completing!;
     for (let attempt = 0; done.status === 503 && attempt < 5; attempt++) {
       await sleep(1000 * Number(done.headers.get('retry-after') ?? 1));
       done = await h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });

@@ -298,7 +298,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         ? [{ name: action.type as EffectName, key: `${issueId}:${thisStep}:${index}`, issueId, issueType: type.key, params: resolveParams(action), context: action.context }]
         : [],
     );
-    const outcome = await steps.commitStep({ ...record, effects });
+    const outcome = await steps.commitStep({ ...record, value: snapshot.value, effects });
     shown = snapshot;
     shownStep = thisStep;
     searchAttributesDue = true;

@@ -1,2 +1,3 @@
 ALTER TYPE "public"."email_delivery_status" ADD VALUE 'pending';--> statement-breakpoint
-ALTER TABLE "issue_transitions" ADD COLUMN "outcome" jsonb;
+ALTER TABLE "issue_transitions" ADD COLUMN "outcome" jsonb;--> statement-breakpoint
+ALTER TABLE "issues" ADD COLUMN "value" jsonb;

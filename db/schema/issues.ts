@@ -25,6 +25,8 @@ export const issues = pgTable(
     typeVersion: integer('type_version').notNull(),
     title: text('title').notNull(),
     state: text('state').notNull(),
+    /** The statechart's state value (nested and parallel states as objects), so a reader can restore the machine. */
+    value: jsonb('value'),
     status: text('status', { enum: ['active', 'done'] }).notNull(),
     context: jsonb('context').notNull(),
     assigneeId: uuid('assignee_id'),

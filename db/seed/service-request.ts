@@ -1,6 +1,6 @@
 // A client's service request (SPEC §5.3, seed 002) as a statechart. The price, the commission and the SLAs are
 // fixed when the request is made (`describeService`); offers go to qualified workers one at a time, never to the
-// same worker twice (`offeredWorkerIds`); billing runs in the background after `done`.
+// same worker twice (`offeredWorkerIds`); billing (charge and credit) commits with the `done` step.
 const requestId = '$issue.id';
 const toClient = (kind: string, title: string, body: string) => ({ type: 'notify', params: { to: ['clientId'], kind, title, body } });
 const emit = (name: string, data: Record<string, unknown>) => ({ type: 'emit', params: { name, version: 1, data: { requestId, ...data } } });

@@ -1,18 +1,8 @@
 // The catalog issue types refer to by name (workflows/statechart/catalog.ts) and the expressions their params may
 // hold (workflows/statechart/expressions.ts).
 import { describe, expect, it } from 'vitest';
-import {
-  contextActions,
-  effects,
-  emitAction,
-  guards,
-  isEffect,
-  isSystemEventType,
-  roleNames,
-  systemActor,
-  type IssueContext,
-  type IssueEvent,
-} from '../../workflows/statechart/catalog.js';
+import { contextActions, effects, emitAction, guards } from '../../workflows/statechart/catalog-schemas.js';
+import { isEffect, isSystemEventType, roleNames, systemActor, type IssueContext, type IssueEvent } from '../../workflows/statechart/catalog.js';
 import { badExpressionPaths, resolveExpressions, type ExpressionScope } from '../../workflows/statechart/expressions.js';
 import { actor } from './statechart-support.js';
 

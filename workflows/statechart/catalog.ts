@@ -1,13 +1,13 @@
-// The fixed catalog that issue-type statecharts refer to by name. Every entry validates its params
-// with zod when a type is saved, so a bad reference never reaches a running issue.
-import { z } from 'zod';
+// The fixed catalog that issue-type statecharts refer to by name: what a running issue needs of it (guard
+// tests, context-action defaults, effect names, the actor and event types). Workflow code imports this file,
+// and Temporal's sandbox instantiates every module the workflow bundle holds once per cached issue, so it
+// stays free of zod and anything else only saving a type needs. Every entry validates its params with zod
+// when a type is saved, so a bad reference never reaches a running issue: those schemas are in
+// catalog-schemas.ts, which only the save-time validator (validate.ts) imports.
 import type { Role } from '../../db/schema/auth.js';
 import type { ContextName } from '../../lib/config.js';
 
 export const roleNames = ['admin', 'manager', 'accountant', 'worker', 'reviewer', 'client'] as const satisfies readonly Role[];
-const RoleName = z.enum(roleNames);
-const Field = z.string().regex(/^[A-Za-z_][\w]*$/, 'a context field name (letters, digits, _)');
-const Topic = z.string().min(1).max(200);
 
 /** Who sent an event: a user, or the issue's own machinery (effect answers, timers, topics). */
 export interface Actor {
@@ -24,47 +24,41 @@ export interface IssueEvent {
 
 export type IssueContext = Record<string, unknown>;
 
-interface GuardArgs {
+export interface GuardArgs {
   context: IssueContext;
   event: IssueEvent;
 }
 
-const noParams = z.undefined().or(z.strictObject({}));
-
 export const guards = {
   /** The sender is the issue's assignee (`context.assigneeId`). */
-  isAssignee: { params: noParams, test: ({ context, event }: GuardArgs) => !!event.actor && event.actor.id === context.assigneeId },
+  isAssignee: { test: ({ context, event }: GuardArgs) => !!event.actor && event.actor.id === context.assigneeId },
   /** The sender is the user whose id is in the named context field (e.g. `reviewerId`, `clientId`). */
   isUser: {
-    params: z.strictObject({ field: Field }),
     test: ({ context, event }: GuardArgs, params: { field: string }) => !!event.actor && event.actor.id === context[params.field],
   },
   /** The sender has one of the roles. */
   hasRole: {
-    params: z.strictObject({ roles: z.array(RoleName).min(1) }),
     test: ({ event }: GuardArgs, params: { roles: string[] }) => !!event.actor && params.roles.includes(event.actor.role),
   },
   /** A context field equals a value. */
   contextEquals: {
-    params: z.strictObject({ field: Field, value: z.union([z.string(), z.number(), z.boolean(), z.null()]) }),
     test: ({ context }: GuardArgs, params: { field: string; value: unknown }) => (context[params.field] ?? null) === params.value,
   },
 } as const;
 
-/** Context actions change the context inside the transition (pure; see machine.ts). */
+/**
+ * Context actions change the context inside the transition (pure; implemented in machine.ts). Stored
+ * definitions leave the defaults out, so machine.ts applies them: the schemas fill in the same values.
+ */
 export const contextActions = {
   /** Sets fields; values may be expressions such as "$event.data.comment". */
-  set: { params: z.record(Field, z.unknown()).refine((p) => Object.keys(p).length > 0, 'set at least one field') },
+  set: { defaults: {} },
   /** Adds `by` (default 1) to a numeric field (missing counts as 0). */
-  increment: { params: z.strictObject({ field: Field, by: z.number().int().default(1) }) },
-  /** A random integer in [min, max] that is a multiple of `step`: deterministic on replay. */
-  setRandomInt: {
-    params: z
-      .strictObject({ field: Field, min: z.number().int(), max: z.number().int(), step: z.number().int().positive().default(1) })
-      .refine((p) => p.min <= p.max, 'min must not exceed max'),
-  },
+  increment: { defaults: { by: 1 } },
+  /** A random integer in [min, max] that is a multiple of `step` (default 1): deterministic on replay. */
+  setRandomInt: { defaults: { step: 1 } },
   /** Appends a value (may be an expression) to an array field (missing counts as empty), e.g. the workers already asked. */
-  append: { params: z.strictObject({ field: Field, value: z.unknown() }) },
+  append: { defaults: {} },
 } as const;
 
 /** Input every effect activity receives; `key` is unique per effect run and stable across retries. */
@@ -76,69 +70,63 @@ export interface EffectInput<P = Record<string, unknown>> {
   context: IssueContext;
 }
 
-/** Effects an issue may ask for, each run as an activity on its context's task queue. */
+/**
+ * Effects an issue may ask for, each run as an activity on its context's task queue, and the events each
+ * answers with. Stored definitions leave the params' defaults out; each effect's runner applies them.
+ */
 export const effects = {
-  /** Picks a random active user of the role; answers `assignee.assigned {userId}` or `assignee.unavailable`. */
-  assignRandomUser: {
-    context: 'issues',
-    params: z.strictObject({ role: RoleName, excludeFields: z.array(Field).default([]) }),
-    answers: ['assignee.assigned', 'assignee.unavailable'],
-  },
+  /**
+   * Picks a random active user of `role`, never one named in the `excludeFields` context fields (default none);
+   * answers `assignee.assigned {userId}` or `assignee.unavailable`.
+   */
+  assignRandomUser: { context: 'issues', answers: ['assignee.assigned', 'assignee.unavailable'] },
   /** Charges the assignee `context.assignFeeCents` (a negative ledger entry). */
-  chargeAssignFee: { context: 'billing', params: noParams, answers: [] },
+  chargeAssignFee: { context: 'billing', answers: [] },
   /** Credits the assignee `context.rewardCents`. */
-  payReward: { context: 'billing', params: noParams, answers: [] },
-  /** In-app notification, SSE push and e-mail to the users in the `to` context fields and/or every active user of `roles`. */
-  notify: {
-    context: 'notifications',
-    params: z
-      .strictObject({
-        to: z.array(Field).default([]),
-        roles: z.array(RoleName).default([]),
-        kind: z.string().min(1).max(100),
-        title: z.string().min(1).max(300),
-        body: z.string().max(2000).default(''),
-      })
-      .refine((p) => p.to.length + p.roles.length > 0, 'name recipients in `to` (context fields) or `roles`'),
-    answers: [],
-  },
-  /** Subscribes the issue to a topic; anything published there arrives as an event. */
-  subscribe: { context: 'issues', params: z.strictObject({ topic: Topic }), answers: [] },
-  unsubscribe: { context: 'issues', params: z.strictObject({ topic: Topic }), answers: [] },
+  payReward: { context: 'billing', answers: [] },
+  /**
+   * In-app notification, SSE push and e-mail to the users in the `to` context fields and/or every active user
+   * of `roles` (each default none, but not both empty), with `kind`, `title` and `body` (default '').
+   */
+  notify: { context: 'notifications', answers: [] },
+  /** Subscribes the issue to a `topic`; anything published there arrives as an event. */
+  subscribe: { context: 'issues', answers: [] },
+  unsubscribe: { context: 'issues', answers: [] },
   /**
    * Reads `context.serviceId` from the service catalog and the configured service SLAs; answers
    * `service.described {serviceName, priceCents, commissionCents, workerCreditCents, offerSla, reviewWindow}`,
    * or `service.inactive {reason}` for an unknown or inactive service.
    */
-  describeService: { context: 'services', params: noParams, answers: ['service.described', 'service.inactive'] },
+  describeService: { context: 'services', answers: ['service.described', 'service.inactive'] },
   /**
    * Picks a random active worker qualified for `context.serviceId` and not in `context.offeredWorkerIds`;
    * answers `offer.made {workerId}` or `offer.none`.
    */
-  offerService: { context: 'services', params: noParams, answers: ['offer.made', 'offer.none'] },
+  offerService: { context: 'services', answers: ['offer.made', 'offer.none'] },
   /** Records the client's review (`context.rating`, `context.reviewComment`) of `context.assigneeId`'s work, once per issue. */
-  recordReview: { context: 'services', params: noParams, answers: [] },
+  recordReview: { context: 'services', answers: [] },
   /** Charges `context.clientId` the service price `context.priceCents` (a negative `service_charge`), once per issue. */
-  chargeClient: { context: 'billing', params: noParams, answers: [] },
+  chargeClient: { context: 'billing', answers: [] },
   /** Credits the assignee `context.workerCreditCents` (the price minus the platform commission, `service_credit`), once per issue. */
-  creditWorker: { context: 'billing', params: noParams, answers: [] },
+  creditWorker: { context: 'billing', answers: [] },
   /** Creates the issue's inventory (one per issue) of `context.location` and `context.items`; answers `inventory.created {inventoryId}`. */
-  createInventory: { context: 'inventory', params: noParams, answers: ['inventory.created'] },
+  createInventory: { context: 'inventory', answers: ['inventory.created'] },
   /** Closes the issue's inventory to edits; answers `inventory.closed {inventoryId}`. */
-  closeInventory: { context: 'inventory', params: noParams, answers: ['inventory.closed'] },
+  closeInventory: { context: 'inventory', answers: ['inventory.closed'] },
   /** Opens a closed inventory to the performer's edits again (`started`); answers `inventory.reopened {inventoryId}`. */
-  reopenInventory: { context: 'inventory', params: noParams, answers: ['inventory.reopened'] },
-} as const satisfies Record<string, { context: ContextName; params: z.ZodType; answers: readonly string[] }>;
+  reopenInventory: { context: 'inventory', answers: ['inventory.reopened'] },
+} as const satisfies Record<string, { context: ContextName; answers: readonly string[] }>;
 
-/** Appends a domain event in the same transaction that records the step (not an activity of its own). */
-export const emitAction = {
-  params: z.strictObject({
-    name: z.string().regex(/^[a-z]+(\.[a-z_]+)+$/, 'a dotted lower-case name such as task.assigned'),
-    version: z.number().int().positive(),
-    data: z.record(z.string(), z.unknown()).default({}),
-  }),
-};
-export type EmitParams = z.infer<typeof emitAction.params>;
+/**
+ * `emit` appends a domain event in the same transaction that records the step (not an activity of its own):
+ * a dotted lower-case `name` such as `task.assigned`, a positive `version`, and `data` (default {}).
+ * catalog-schemas.ts checks that its schema parses to exactly this type.
+ */
+export interface EmitParams {
+  name: string;
+  version: number;
+  data: Record<string, unknown>;
+}
 
 export type EffectName = keyof typeof effects;
 export type GuardName = keyof typeof guards;

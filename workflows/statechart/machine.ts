@@ -9,7 +9,7 @@ import {
   type AnyStateMachine,
   type StateValue,
 } from 'xstate';
-import { guards, isSystemEventType, type Actor, type IssueContext, type IssueEvent } from './catalog.js';
+import { contextActions, guards, isSystemEventType, type Actor, type IssueContext, type IssueEvent } from './catalog.js';
 import { resolveExpressions, type ExpressionScope } from './expressions.js';
 
 /** A statechart in XState v5 config form, as stored (JSON). */
@@ -64,10 +64,10 @@ export function buildMachine(definition: IssueTypeDefinition, issue: { id: strin
     actions: {
       set: assign(({ context, event }, params: Record<string, unknown>) => resolveExpressions(params, scope(context, event))),
       increment: assign(({ context }, params: { field: string; by?: number }) => ({
-        [params.field]: (Number(context[params.field]) || 0) + (params.by ?? 1),
+        [params.field]: (Number(context[params.field]) || 0) + (params.by ?? contextActions.increment.defaults.by),
       })),
       setRandomInt: assign((_, params: { field: string; min: number; max: number; step?: number }) => {
-        const step = params.step ?? 1;
+        const step = params.step ?? contextActions.setRandomInt.defaults.step;
         const choices = Math.floor((params.max - params.min) / step) + 1;
         // Math.random is seeded per workflow run by Temporal, so replay picks the same value.
         return { [params.field]: params.min + step * Math.floor(Math.random() * choices) };

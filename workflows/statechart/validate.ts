@@ -2,7 +2,7 @@
 // delays, expressions, and every transition target (resolved by XState itself).
 import type { AnyStateMachine } from 'xstate';
 import type { z } from 'zod';
-import { contextActions, effects, emitAction, guards } from './catalog.js';
+import { contextActions, effects, emitAction, guards } from './catalog-schemas.js';
 import { badExpressionPaths } from './expressions.js';
 import { buildMachine, parseDuration, type IssueTypeDefinition } from './machine.js';
 
