@@ -85,6 +85,15 @@ const runnerOf = (name: string): StepEffect => {
   return stepEffects[name as EffectName] as StepEffect;
 };
 
+/** PostgreSQL refuses the data itself (classes 22: data exception, 23: integrity, 54: program limit): no retry can help. */
+const refusedData = (error: unknown): string | undefined => {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(22|23|54)/.test(code)) return `${code}: ${e.message}`;
+  }
+  return undefined;
+};
+
 export function createIssueStepActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -95,59 +104,70 @@ export function createIssueStepActivities(deps: ActivityDeps) {
      * serialize on that row.
      */
     async commitStep(input: CommitStepInput): Promise<StepOutcome> {
-      const { issueId, step, event } = input;
-      return db.transaction(async (tx) => {
-        const [claimed] = await tx
-          .insert(issueTransitions)
-          .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
-          .onConflictDoNothing()
-          .returning({ step: issueTransitions.step });
-        if (!claimed) {
-          const [recorded] = await tx
-            .select({ outcome: issueTransitions.outcome })
-            .from(issueTransitions)
-            .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
-          return recorded?.outcome ?? { answers: [], mailKeys: [] };
-        }
-        const row = {
-          typeKey: input.type.key,
-          typeVersion: input.type.version,
-          title: input.title,
-          state: input.to,
-          value: input.value,
-          status: input.status,
-          context: input.context,
-          assigneeId: input.assigneeId,
-          creatorId: input.creatorId,
-          step,
-          updatedAt: new Date(),
-        };
-        await tx
-          .insert(issues)
-          .values({ id: issueId, ...row })
-          .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
-        const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
-        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
-        for (const [index, emit] of input.emits.entries()) {
-          // A saved `emit` may leave `data` out: its documented default is `{}`.
-          const data = emit.data ?? {};
-          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data });
-        }
-        const scope: StepScope = { deps, mailKeys: [] };
-        const answers: IssueEvent[] = [];
-        for (const { name, ...effect } of input.effects) {
-          const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
-          if (answer) answers.push({ type: answer.type, data: answer.data });
-        }
-        const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys };
-        await tx
-          .update(issueTransitions)
-          .set({ outcome })
-          .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
-        return outcome;
-      });
+      try {
+        return await commit(input);
+      } catch (error) {
+        const refused = refusedData(error);
+        if (!refused) throw error;
+        throw ApplicationFailure.create({ type: 'Issue.StepFailed', message: `step ${input.step} of issue ${input.issueId} cannot be stored: ${refused}`, nonRetryable: true });
+      }
     },
   };
+
+  /** The step's transaction. */
+  function commit(input: CommitStepInput): Promise<StepOutcome> {
+    const { issueId, step, event } = input;
+    return db.transaction(async (tx) => {
+      const [claimed] = await tx
+        .insert(issueTransitions)
+        .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+        .onConflictDoNothing()
+        .returning({ step: issueTransitions.step });
+      if (!claimed) {
+        const [recorded] = await tx
+          .select({ outcome: issueTransitions.outcome })
+          .from(issueTransitions)
+          .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+        return recorded?.outcome ?? { answers: [], mailKeys: [] };
+      }
+      const row = {
+        typeKey: input.type.key,
+        typeVersion: input.type.version,
+        title: input.title,
+        state: input.to,
+        value: input.value,
+        status: input.status,
+        context: input.context,
+        assigneeId: input.assigneeId,
+        creatorId: input.creatorId,
+        step,
+        updatedAt: new Date(),
+      };
+      await tx
+        .insert(issues)
+        .values({ id: issueId, ...row })
+        .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
+      const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
+      await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
+      for (const [index, emit] of input.emits.entries()) {
+        // A saved `emit` may leave `data` out: its documented default is `{}`.
+        const data = emit.data ?? {};
+        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data });
+      }
+      const scope: StepScope = { deps, mailKeys: [] };
+      const answers: IssueEvent[] = [];
+      for (const { name, ...effect } of input.effects) {
+        const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
+        if (answer) answers.push({ type: answer.type, data: answer.data });
+      }
+      const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys };
+      await tx
+        .update(issueTransitions)
+        .set({ outcome })
+        .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+      return outcome;
+    });
+  }
 }
 
 export type IssueStepActivities = ReturnType<typeof createIssueStepActivities>;

@@ -1,26 +1,82 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
 import { analyticsRoutes } from './analytics.js';
 import { authRoutes } from './auth.js';
 import { billingRoutes } from './billing.js';
 import { billingDayRoutes } from './billing-days.js';
-import { documentFrameworkResponses } from './common.js';
+import { documentFrameworkResponses, findIllFormed } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { inventoryRoutes } from './inventories.js';
 import { issueRoutes } from './issues.js';
 import { notificationRoutes } from './notifications.js';
-import { ProblemError, problemResponse, toProblem } from './problem.js';
+import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
 export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
 
+/**
+ * Every call answers within this time: longer than an issue's recovery window after a worker failure (which
+ * answers 503 itself), so only a hung dependency reaches it. The work may still finish; a retry with the same
+ * Idempotency-Key then gets its result.
+ */
+const answerWithinMs = 75_000;
+/** Streams stay open by design. */
+const streamingPaths = new Set(['/notifications/stream']);
+
+const answerInTime: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (streamingPaths.has(c.req.path)) return next();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ProblemError(503, 'unavailable', `no answer within ${answerWithinMs / 1000} s; retry shortly`, undefined, { 'Retry-After': '5' })),
+      answerWithinMs,
+    );
+  });
+  try {
+    await Promise.race([next(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/**
+ * A JSON body is checked whole before any route's schema sees it: refinements that walk it (sizes, NUL scans)
+ * would otherwise recurse as deep as it nests. Malformed JSON is left to the route's validator (400).
+ */
+const wellFormedJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.req.header('content-type')?.includes('json')) return next();
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    return next();
+  }
+  const illFormed = findIllFormed(body);
+  if (illFormed) throw problems.invalid(['body', ...illFormed.path].join('.'), illFormed.message);
+  return next();
+};
+
+const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.header('Cache-Control', 'no-store');
+};
+
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
+
+  app.use(answerInTime);
+  // nosniff, no framing, no referrer and the rest of the usual defaults on every answer.
+  app.use(secureHeaders());
+  // Tokens and the caller's own account are never kept by a cache.
+  app.use('/auth/*', noStore);
+  app.use('/me', noStore);
 
   app.use(
     bodyLimit({
@@ -31,6 +87,7 @@ export function createApp(deps: ApiDeps) {
       },
     }),
   );
+  app.use(wellFormedJson);
   for (const router of routers) app.route('/', router(deps));
   documentFrameworkResponses(app);
 

@@ -5,7 +5,7 @@ import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
-import { verifyPassword } from '../lib/password.js';
+import { verifyNobody, verifyPassword } from '../lib/password.js';
 import {
   authResponses,
   createRouter,
@@ -85,18 +85,17 @@ export function authRoutes(deps: ApiDeps) {
       request: { body: jsonBody(LoginBody) },
       responses: {
         200: jsonContent(LoginResponse, 'A bearer token and the user'),
-        401: problemContent('Wrong e-mail or password, or a deactivated user'),
+        401: problemContent('Wrong e-mail or password (also for an unknown e-mail or a deactivated user: one answer for all)'),
         ...validationResponses,
       },
     }),
     async (c) => {
       const { email, password } = c.req.valid('json');
       const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
-      // Same answer for an unknown e-mail and a wrong password: no account probing.
-      if (!user || !(await verifyPassword(password, user.passwordHash))) {
-        throw problems.unauthorized('wrong e-mail or password');
-      }
-      if (user.status !== 'active') throw problems.unauthorized('the user is deactivated');
+      // The same answer, after the same work, for an unknown e-mail, a wrong password and a deactivated user:
+      // neither the message nor the time tells which accounts exist.
+      const passwordMatches = user ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
+      if (!user || !passwordMatches || user.status !== 'active') throw problems.unauthorized('wrong e-mail or password');
       const publicUser = toPublicUser(user);
       return c.json({ token: await issueToken(deps, publicUser), user: userJson(publicUser) }, 200);
     },

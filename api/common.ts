@@ -104,20 +104,52 @@ export async function idempotent<T>(
 
 const requestPart: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', form: 'body' };
 
+/** JSON nesting deeper than this is refused: nothing the API takes needs more, and deeper input only costs. */
+export const maxInputDepth = 64;
+
+/** What is wrong with the first ill-formed string or too-deep value, and where (a path of keys). */
+interface IllFormed {
+  path: string[];
+  message: string;
+}
+
+const loneSurrogate = /\p{Surrogate}/u;
+const illFormedText = (text: string): string | undefined =>
+  text.includes('\u0000')
+    ? 'must not contain the NUL character (U+0000)'
+    : loneSurrogate.test(text)
+      ? 'must be well-formed Unicode (a lone UTF-16 surrogate is not)'
+      : undefined;
+
 /**
- * The path of the first string (value or key) holding U+0000, which PostgreSQL text and jsonb cannot store.
- * Iterative: a schema that accepts free-form JSON may let deep nesting through.
+ * The first string (value or key) PostgreSQL could not store or that is not well-formed Unicode, or the first
+ * value nested deeper than `maxInputDepth`. Linear in the input's size: each node is visited once and a path
+ * is built only for the node reported.
  */
-function pathOfNul(value: unknown): string[] | undefined {
-  const pending: { value: unknown; path: string[] }[] = [{ value, path: [] }];
-  while (pending.length > 0) {
-    const { value: current, path } = pending.pop()!;
-    if (typeof current === 'string') {
-      if (current.includes('\u0000')) return path;
-    } else if (current && typeof current === 'object') {
-      for (const [key, child] of Object.entries(current)) {
-        if (key.includes('\u0000')) return [...path, key];
-        pending.push({ value: child, path: [...path, key] });
+export function findIllFormed(value: unknown): IllFormed | undefined {
+  interface Node {
+    value: unknown;
+    key: string;
+    parent: number;
+    depth: number;
+  }
+  const nodes: Node[] = [{ value, key: '', parent: -1, depth: 0 }];
+  const pathOf = (index: number, last?: string): string[] => {
+    const path = last === undefined ? [] : [last];
+    for (let at = index; at > 0; at = nodes[at]!.parent) path.push(nodes[at]!.key);
+    return path.reverse();
+  };
+  for (let index = 0; index < nodes.length; index++) {
+    const node = nodes[index]!;
+    if (typeof node.value === 'string') {
+      const message = illFormedText(node.value);
+      if (message) return { path: pathOf(index), message };
+    } else if (node.value !== null && typeof node.value === 'object') {
+      if (node.depth >= maxInputDepth) return { path: pathOf(index), message: `must not nest deeper than ${maxInputDepth} levels` };
+      for (const [key, child] of Object.entries(node.value)) {
+        const message = illFormedText(key);
+        if (message) return { path: pathOf(index, key), message: `has a key that ${message}` };
+        nodes.push({ value: child, key, parent: index, depth: node.depth + 1 });
       }
     }
   }
@@ -125,15 +157,16 @@ function pathOfNul(value: unknown): string[] | undefined {
 }
 
 /**
- * A router whose schema failures become 422 problem+json naming each field. Validated input holding a NUL
- * character is refused the same way, so it never reaches the database as a 500.
+ * A router whose schema failures become 422 problem+json naming each field. Validated input (body, query, path,
+ * headers) that PostgreSQL could not store, that is not well-formed Unicode, or that nests too deep is refused
+ * the same way, so it never reaches a workflow or the database.
  */
 export const createRouter = () =>
   new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       const where = requestPart[result.target] ?? result.target;
       if (!result.success) throw validationProblem(where, result.error);
-      const nul = pathOfNul(result.data);
-      if (nul) throw problems.invalid([where, ...nul].join('.'), 'must not contain the NUL character (U+0000)');
+      const illFormed = findIllFormed(result.data);
+      if (illFormed) throw problems.invalid([where, ...illFormed.path].join('.'), illFormed.message);
     },
   });

@@ -141,6 +141,8 @@ export function issueProblem(error: unknown): ProblemError | undefined {
   if (cause instanceof ApplicationFailure) {
     if (cause.type === 'Issue.GuardRejected') return problems.forbidden(cause.message);
     if (cause.type === 'Issue.EventNotAllowed') return problems.conflict(cause.message, 'event-not-allowed');
+    // The step could not be stored; the issue stays as it was and takes events again.
+    if (cause.type === 'Issue.StepFailed') return new ProblemError(422, 'step-failed', cause.message);
   }
   return undefined;
 }

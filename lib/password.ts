@@ -25,3 +25,16 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const actual = await derive(password, Buffer.from(salt, 'base64'), { N: Number(N), r: Number(r), p: Number(p) });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
+
+/** A hash of a password nobody has, made once: checking against it costs what checking a real user costs. */
+let nobodysHash: Promise<string> | undefined;
+
+/**
+ * Spends the same work as `verifyPassword` for an e-mail nobody has, and is always false: an unknown e-mail and a
+ * wrong password take the same time, so answer times do not tell which accounts exist.
+ */
+export async function verifyNobody(password: string): Promise<false> {
+  nobodysHash ??= hashPassword(randomBytes(16).toString('hex'));
+  await verifyPassword(password, await nobodysHash);
+  return false;
+}

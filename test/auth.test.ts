@@ -366,3 +366,27 @@ describe('GET /users', () => {
     expect(fieldsOf(res)).toEqual(['query.after']);
   });
 });
+
+describe('what a refused login tells', () => {
+  it('answers an unknown e-mail, a wrong password and a deactivated user alike, and is never cached', async () => {
+    const admin = await h.user('admin');
+    const [known, gone] = [await h.user('worker'), await h.user('worker')];
+    await h.request('PATCH', `/users/${gone.id}`, { token: admin.token, body: { status: 'deactivated' } });
+    const refusals = await Promise.all([
+      h.request('POST', '/auth/login', { body: { email: `nobody-${gone.id}@ates.local`, password: known.password } }),
+      h.request('POST', '/auth/login', { body: { email: known.email, password: `${known.password}-wrong` } }),
+      h.request('POST', '/auth/login', { body: { email: gone.email, password: gone.password } }),
+    ]);
+    for (const refused of refusals) {
+      expectProblem(refused, 401);
+      expect(refused.body.detail).toBe('wrong e-mail or password');
+      expect(refused.headers.get('cache-control')).toBe('no-store');
+    }
+    const login = await h.request('POST', '/auth/login', { body: { email: known.email, password: known.password } });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    expect(login.headers.get('x-content-type-options')).toBe('nosniff');
+    const me = await h.request('GET', '/me', { token: login.body.token });
+    expect(me.headers.get('cache-control')).toBe('no-store');
+  });
+});

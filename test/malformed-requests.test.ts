@@ -81,7 +81,7 @@ const cases: Case[] = [
   { name: 'login: array instead of object', method: 'POST', path: '/auth/login', json: [{ email: 'a@b.io', password: 'x' }], status: 422, fields: ['body'] },
   { name: 'login: JSON null', method: 'POST', path: '/auth/login', json: null, status: 422, fields: ['body'] },
   { name: 'login: JSON string', method: 'POST', path: '/auth/login', json: 'a@b.io', status: 422, fields: ['body'] },
-  { name: 'login: deeply nested arrays', method: 'POST', path: '/auth/login', raw: '['.repeat(100_000) + ']'.repeat(100_000), headers: { 'Content-Type': 'application/json' }, status: 422, fields: ['body'] },
+  { name: 'login: deeply nested arrays', method: 'POST', path: '/auth/login', raw: '['.repeat(100_000) + ']'.repeat(100_000), headers: { 'Content-Type': 'application/json' }, status: 422, fields: [`body${'.0'.repeat(64)}`] },
   { name: 'login: __proto__ key', method: 'POST', path: '/auth/login', raw: '{"email":"a@b.io","password":"x","__proto__":{"role":"admin"}}', headers: { 'Content-Type': 'application/json' }, status: 422, fields: ['body.__proto__'] },
 
   // Bad tokens, on GET /me

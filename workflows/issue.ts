@@ -10,6 +10,7 @@
 // `effectRunners` table and the activities only it calls (`recordStep`, `recordLedgerEntry`, the single
 // effects of the issues, services and inventory queues, `notify`).
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -187,13 +188,13 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const showSearchAttributes = () => {
     if (!searchAttributesDue) return;
     searchAttributesDue = false;
-    const state = stateName(snapshot.value);
-    const shownNow = JSON.stringify([state, assigneeId()]);
+    const state = stateName(shown.value);
+    const shownNow = JSON.stringify([state, assigneeOf(shown)]);
     if (shownNow === searchAttributesShown) return;
     searchAttributesShown = shownNow;
     upsertSearchAttributes([
       { key: IssueStateKey, value: state },
-      { key: AssigneeIdKey, value: assigneeId() },
+      { key: AssigneeIdKey, value: assigneeOf(shown) },
     ]);
   };
 
@@ -246,6 +247,14 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   };
 
   /** Runs beside the issue; a failure is logged (Temporal has retried it by then), never the issue's. */
+  const stepFailed = (error: ActivityFailure) =>
+    ApplicationFailure.create({
+      type: 'Issue.StepFailed',
+      message: error.cause instanceof Error ? error.cause.message : error.message,
+      nonRetryable: true,
+      cause: error,
+    });
+
   const runInBackground = (what: string, run: Promise<void>) => {
     const tracked: Promise<void> = run.then(
       () => void background.delete(tracked),
@@ -298,7 +307,9 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         ? [{ name: action.type as EffectName, key: `${issueId}:${thisStep}:${index}`, issueId, issueType: type.key, params: resolveParams(action), context: action.context }]
         : [],
     );
-    const outcome = await steps.commitStep({ ...record, value: snapshot.value, effects });
+    const outcome = await steps.commitStep({ ...record, value: snapshot.value, effects }).catch((error: unknown) => {
+      throw error instanceof ActivityFailure ? stepFailed(error) : error;
+    });
     shown = snapshot;
     shownStep = thisStep;
     searchAttributesDue = true;
@@ -332,14 +343,30 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   /** Feeds one event in and keeps going until no effect answer is left: the issue has settled. */
   const settleAfter = async (first: IssueEvent) => {
     const queue = [first];
-    for (let event = queue.shift(); event; event = queue.shift()) {
-      const [next, actions] = step(machine, snapshot, event);
-      if (next === snapshot) continue; // nothing handles it (e.g. a late delivery after the state was left)
-      const from = stateName(snapshot.value);
-      snapshot = next;
-      await apply(from, event, actions, queue);
+    try {
+      for (let event = queue.shift(); event; event = queue.shift()) {
+        const [next, actions] = step(machine, snapshot, event);
+        if (next === snapshot) continue; // nothing handles it (e.g. a late delivery after the state was left)
+        const from = stateName(snapshot.value);
+        snapshot = next;
+        await apply(from, event, actions, queue);
+      }
+    } finally {
+      showSearchAttributes();
     }
-    showSearchAttributes();
+  };
+
+  /**
+   * A step the database refused (its data cannot be stored, its context cannot pay): the issue stays as its last
+   * committed step left it and takes events again. The failure is the caller's answer and the workflow's log
+   * (the failed local activity shows in the Web UI), never a retry loop.
+   */
+  const recoverFrom = (error: unknown): boolean => {
+    if (!(error instanceof ApplicationFailure && error.type === 'Issue.StepFailed')) return false;
+    log.error('a step failed; the issue stays in its last committed state', { issueId, step: stepNo, error: error.message });
+    snapshot = shown;
+    stepNo = shownStep;
+    return true;
   };
 
   setHandler(issueQuery, (actor) => view(actor));
@@ -371,9 +398,14 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   if (input.carried) {
     for (const timer of input.carried.timers) schedule(timer.id, timer.event, timer.remainingMs);
   } else {
-    const answers: IssueEvent[] = [];
-    await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
-    for (const answer of answers) await settleAfter(answer);
+    try {
+      const answers: IssueEvent[] = [];
+      await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
+      for (const answer of answers) await settleAfter(answer);
+    } catch (error) {
+      // An issue whose first step failed never existed: the start fails.
+      if (shownStep === 0 || !recoverFrom(error)) throw error;
+    }
     showSearchAttributes();
   }
   busy = false;
@@ -410,7 +442,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       }
     } catch (error) {
       settle?.reject(error);
-      throw error;
+      if (!recoverFrom(error)) throw error;
     } finally {
       busy = false;
     }

@@ -10,7 +10,7 @@ export const activityPolicies = {
   /** A whole step in one transaction, local to the issue's worker; a broken context or refused entry fails it at once. */
   step: {
     startToCloseTimeout: '10s',
-    retry: { ...untilItWorks, nonRetryableErrorTypes: ['Issue.BadContext', 'Issue.UnknownEffect', 'Billing.InvalidEntry', 'Billing.KeyReused', 'Services.InvalidReview', 'Inventory.InvalidInput', 'Inventory.NotFound', 'Notifications.InvalidInput'] },
+    retry: { ...untilItWorks, nonRetryableErrorTypes: ['Issue.StepFailed', 'Issue.BadContext', 'Issue.UnknownEffect', 'Billing.InvalidEntry', 'Billing.KeyReused', 'Services.InvalidReview', 'Inventory.InvalidInput', 'Inventory.NotFound', 'Notifications.InvalidInput'] },
   } satisfies LocalActivityOptions,
   /** Effects in the issues and inventory contexts (assignment, topics). */
   effect: { startToCloseTimeout: '30s', retry: untilItWorks } satisfies ActivityOptions,
