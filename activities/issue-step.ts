@@ -7,17 +7,16 @@
 // in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
 // (`pending` deliveries) and the workflow delivers them afterwards with `deliverMails`, never holding the issue.
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
-import { appendEvent } from '../db/events.js';
 import type { Role } from '../db/schema/auth.js';
-import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.js';
+import { issueTransitions, type StepOutcome } from '../db/schema/issues.js';
 import { getMailer } from '../lib/mailer.js';
-import type { EffectInput, EffectName, IssueEvent } from '../workflows/statechart/catalog.js';
+import { notification, type EffectInput, type EffectName, type IssueEvent, type NotifyParams } from '../workflows/statechart/catalog.js';
 import { recordLedgerEffect } from './billing.js';
 import type { ActivityDeps } from './deps.js';
 import { inventoryEffects } from './inventory.js';
-import { issueEffects, stableUuid, type RecordStepInput } from './issues.js';
+import { appendStepEvents, issueEffects, writeReadModel, type RecordStepInput } from './issues.js';
 import { recordNotification } from './notifications.js';
 import { serviceEffects } from './services.js';
 
@@ -41,8 +40,6 @@ interface StepScope {
 
 type StepEffect = (tx: Transaction, input: EffectInput<never>, scope: StepScope) => Promise<IssueEvent | void>;
 
-type NotifyParams = { to?: string[]; roles?: Role[]; kind: string; title: string; body?: string };
-
 /** How each catalog effect runs inside the step: total over the catalog, so a new effect without a runner does not compile. */
 const stepEffects = {
   assignRandomUser: (tx, input: EffectInput<{ role: Role; excludeFields?: string[] }>) => issueEffects.assignRandomUser(tx, input),
@@ -59,21 +56,8 @@ const stepEffects = {
   closeInventory: (tx, input: EffectInput) => inventoryEffects.closeInventory(tx, input),
   reopenInventory: (tx, input: EffectInput) => inventoryEffects.reopenInventory(tx, input),
   // Stored definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing).
-  notify: async (tx, { key, issueId, params, context }: EffectInput<NotifyParams>, scope) => {
-    const { mailKeys } = await recordNotification(
-      tx,
-      {
-        key,
-        userIds: (params.to ?? []).map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
-        roles: params.roles ?? [],
-        kind: params.kind,
-        title: params.title,
-        body: params.body ?? '',
-        issueId,
-      },
-      getMailer(scope.deps.config.mail, scope.deps.log),
-      scope.deps.log,
-    );
+  notify: async (tx, input: EffectInput<NotifyParams>, scope) => {
+    const { mailKeys } = await recordNotification(tx, notification(input), getMailer(scope.deps.config.mail, scope.deps.log), scope.deps.log);
     scope.mailKeys.push(...mailKeys);
   },
 } satisfies Record<EffectName, StepEffect>;
@@ -130,30 +114,8 @@ export function createIssueStepActivities(deps: ActivityDeps) {
           .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
         return recorded?.outcome ?? { answers: [], mailKeys: [] };
       }
-      const row = {
-        typeKey: input.type.key,
-        typeVersion: input.type.version,
-        title: input.title,
-        state: input.to,
-        value: input.value,
-        status: input.status,
-        context: input.context,
-        assigneeId: input.assigneeId,
-        creatorId: input.creatorId,
-        step,
-        updatedAt: new Date(),
-      };
-      await tx
-        .insert(issues)
-        .values({ id: issueId, ...row })
-        .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
-      const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
-      await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
-      for (const [index, emit] of input.emits.entries()) {
-        // A saved `emit` may leave `data` out: its documented default is `{}`.
-        const data = emit.data ?? {};
-        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data });
-      }
+      await writeReadModel(tx, input);
+      await appendStepEvents(tx, input);
       const scope: StepScope = { deps, mailKeys: [] };
       const answers: IssueEvent[] = [];
       for (const { name, ...effect } of input.effects) {

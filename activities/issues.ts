@@ -52,6 +52,38 @@ export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temp
   return { delivered: subscribers.length };
 }
 
+/** The issue's read-model row as of this step; a late retry of an older step never overwrites a newer one. */
+export async function writeReadModel(tx: Tx, input: RecordStepInput & { value?: unknown }): Promise<void> {
+  const row = {
+    typeKey: input.type.key,
+    typeVersion: input.type.version,
+    title: input.title,
+    state: input.to,
+    ...(input.value === undefined ? {} : { value: input.value }),
+    status: input.status,
+    context: input.context,
+    assigneeId: input.assigneeId,
+    creatorId: input.creatorId,
+    step: input.step,
+    updatedAt: new Date(),
+  };
+  await tx
+    .insert(issues)
+    .values({ id: input.issueId, ...row })
+    .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${input.step}` });
+}
+
+/** The step's `issue.transitioned` event and what its `emit` actions ask for, each under an id derived from the step. */
+export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
+  const { issueId, step, event } = input;
+  const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
+  await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
+  for (const [index, emit] of input.emits.entries()) {
+    // A saved `emit` may leave `data` out: its documented default is `{}`.
+    await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data ?? {} });
+  }
+}
+
 /** The issues context's effects an issue step runs inside its own transaction. */
 export const issueEffects = {
   /** Effect `assignRandomUser`: a random active user of the role, never one named in `excludeFields`. */
@@ -80,37 +112,16 @@ export const issueEffects = {
 export function createIssueActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
-    /** One step of an issue in one transaction: the read-model row, the transition, and its domain events. */
+    /** The old path's step record: the read-model row, the transition and its domain events, in one transaction. */
     async recordStep(input: RecordStepInput): Promise<void> {
-      const { issueId, step, event } = input;
       await db.transaction(async (tx) => {
-        const row = {
-          typeKey: input.type.key,
-          typeVersion: input.type.version,
-          title: input.title,
-          state: input.to,
-          status: input.status,
-          context: input.context,
-          assigneeId: input.assigneeId,
-          creatorId: input.creatorId,
-          step,
-          updatedAt: new Date(),
-        };
-        await tx
-          .insert(issues)
-          .values({ id: issueId, ...row })
-          .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${step}` });
+        await writeReadModel(tx, input);
         const [inserted] = await tx
           .insert(issueTransitions)
-          .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+          .values({ issueId: input.issueId, step: input.step, fromState: input.from, event: input.event.type, toState: input.to, actorId: input.event.actor.id, actorRole: input.event.actor.role })
           .onConflictDoNothing()
           .returning({ step: issueTransitions.step });
-        if (!inserted) return; // a retry of a step already recorded
-        const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
-        await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
-        for (const [index, emit] of input.emits.entries()) {
-          await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data });
-        }
+        if (inserted) await appendStepEvents(tx, input); // else a retry of a step already recorded
       });
     },
 

@@ -46,7 +46,17 @@ import {
 } from './messages.js';
 import { activityPolicies } from './policies.js';
 import { AssigneeIdKey, IssueStateKey } from './search-attributes.js';
-import { isSystemEventType, systemActor, type Actor, type EffectInput, type EffectName, type EmitParams, type IssueEvent } from './statechart/catalog.js';
+import {
+  isSystemEventType,
+  notification,
+  systemActor,
+  type Actor,
+  type EffectInput,
+  type EffectName,
+  type EmitParams,
+  type IssueEvent,
+  type NotifyParams,
+} from './statechart/catalog.js';
 import { resolveExpressions } from './statechart/expressions.js';
 import { allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
 import { taskQueues } from './task-queues.js';
@@ -126,17 +136,7 @@ const effectRunners: Record<string, EffectRunner> = {
   createInventory: (input) => inventoryEffects.createInventory(input),
   closeInventory: (input) => inventoryEffects.closeInventory(input),
   reopenInventory: (input) => inventoryEffects.reopenInventory(input),
-  // Stored definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing).
-  notify: async ({ key, issueId, params, context }: EffectInput<{ to?: string[]; roles?: never[]; kind: string; title: string; body?: string }>) =>
-    void (await notifications.notify({
-      key,
-      userIds: (params.to ?? []).map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
-      roles: params.roles ?? [],
-      kind: params.kind,
-      title: params.title,
-      body: params.body ?? '',
-      issueId,
-    })),
+  notify: async (input: EffectInput<NotifyParams>) => void (await notifications.notify(notification(input))),
 };
 
 /** Old path: effects whose failure or slowness must not hold up the issue ran beside the next steps. */

@@ -128,6 +128,28 @@ export interface EmitParams {
   data: Record<string, unknown>;
 }
 
+/** `notify`'s params as stored: definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing). */
+export interface NotifyParams {
+  to?: string[];
+  roles?: Role[];
+  kind: string;
+  title: string;
+  body?: string;
+}
+
+/** What a `notify` effect sends: its recipients read from the context fields named in `to`, the defaults filled in. */
+export function notification({ key, issueId, params, context }: EffectInput<NotifyParams>) {
+  return {
+    key,
+    userIds: (params.to ?? []).map((field) => context[field]).filter((id): id is string => typeof id === 'string'),
+    roles: params.roles ?? [],
+    kind: params.kind,
+    title: params.title,
+    body: params.body ?? '',
+    issueId,
+  };
+}
+
 export type EffectName = keyof typeof effects;
 export type GuardName = keyof typeof guards;
 export type ContextActionName = keyof typeof contextActions;
