@@ -19,7 +19,7 @@ import { users } from '../db/schema/auth.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { domainEvents } from '../db/schema/platform.js';
 import type { billingDayWorkflow } from '../workflows/billing-day.js';
-import type { EffectInput } from '../workflows/statechart/catalog.js';
+import { moneyFields, type EffectInput } from '../workflows/statechart/catalog.js';
 import { billingDayWorkflowId, closeBillingDaySignal } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import type { ActivityDeps } from './deps.js';
@@ -78,11 +78,11 @@ interface LedgerEffect {
 }
 
 export const ledgerEffects = {
-  chargeAssignFee: { kind: 'assign_fee', sign: -1, userField: 'assigneeId', amountField: 'assignFeeCents', label: 'Assignment fee', nameField: 'title' },
-  payReward: { kind: 'reward', sign: 1, userField: 'assigneeId', amountField: 'rewardCents', label: 'Reward', nameField: 'title' },
-  chargeClient: { kind: 'service_charge', sign: -1, userField: 'clientId', amountField: 'priceCents', label: 'Service', nameField: 'serviceName' },
-  creditWorker: { kind: 'service_credit', sign: 1, userField: 'assigneeId', amountField: 'workerCreditCents', label: 'Service performed', nameField: 'serviceName' },
-} as const satisfies Record<string, LedgerEffect>;
+  chargeAssignFee: { ...moneyFields.chargeAssignFee, kind: 'assign_fee', sign: -1, label: 'Assignment fee', nameField: 'title' },
+  payReward: { ...moneyFields.payReward, kind: 'reward', sign: 1, label: 'Reward', nameField: 'title' },
+  chargeClient: { ...moneyFields.chargeClient, kind: 'service_charge', sign: -1, label: 'Service', nameField: 'serviceName' },
+  creditWorker: { ...moneyFields.creditWorker, kind: 'service_credit', sign: 1, label: 'Service performed', nameField: 'serviceName' },
+} as const satisfies Record<keyof typeof moneyFields, LedgerEffect>;
 
 export type LedgerEffectName = keyof typeof ledgerEffects;
 

@@ -25,6 +25,7 @@ import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { allowedEventsOf } from './issue-machines.js';
+import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeInput } from './issue-type-input.js';
 import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
@@ -50,7 +51,15 @@ export const IssueSchema = z
 export type IssueJson = z.infer<typeof IssueSchema>;
 
 const IssueTypeSchema = z
-  .object({ key: z.string(), version: z.number().int(), name: z.string(), description: z.string(), definition: JsonObject, createdAt: z.iso.datetime() })
+  .object({
+    key: z.string(),
+    version: z.number().int(),
+    name: z.string(),
+    description: z.string(),
+    definition: JsonObject,
+    input: JsonObject.nullable().openapi({ description: 'What starters and senders may put in; null: nothing, and every role may start.' }),
+    createdAt: z.iso.datetime(),
+  })
   .openapi('IssueType');
 
 const CreateIssueTypeBody = z
@@ -59,6 +68,10 @@ const CreateIssueTypeBody = z
     name: z.string().trim().min(1).max(100),
     description: z.string().max(2000).default(''),
     definition: JsonObject.openapi({ description: 'An XState v5 machine config using the action and guard catalog (README).' }),
+    input: TypeInputSchema.optional().openapi({
+      description:
+        'Who may start it (`startRoles`), and JSON Schemas (type object) of what a starter may put in the initial `context` and each user event in `events` may carry. Everything else is server-owned: left out, no context and no event data are taken.',
+    }),
   })
   .strict()
   .openapi('CreateIssueTypeRequest');
@@ -277,6 +290,10 @@ export function issueService(deps: ApiDeps) {
         const parsed = rule.safeParse(event.data);
         if (!parsed.success) throw validationProblem('body.data', parsed.error);
         event = { ...event, data: parsed.data as Record<string, unknown> };
+      } else if (!ruleOf(creationRules, row.typeKey)) {
+        const [type] = await db.select().from(issueTypes).where(and(eq(issueTypes.key, row.typeKey), eq(issueTypes.version, row.typeVersion)));
+        const refused = type && checkEventData(type, event.type, event.data);
+        if (refused && 'issues' in refused) throw validationProblem('body', new z.ZodError(refused.issues.map((i) => ({ ...i, path: ['data', ...i.path] }))));
       }
       if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
       try {
@@ -327,6 +344,7 @@ export function issueRoutes(deps: ApiDeps) {
   const typeJson = (row: typeof issueTypes.$inferSelect) => ({
     ...row,
     definition: row.definition as Record<string, unknown>,
+    input: row.input as Record<string, unknown> | null,
     createdAt: row.createdAt.toISOString(),
   });
 
@@ -389,8 +407,10 @@ export function issueRoutes(deps: ApiDeps) {
     async (c) => {
       const body = c.req.valid('json');
       const errors = validateDefinition(body.definition, body.key);
+      if (errors.length === 0) errors.push(...validateInput(body.definition, body.input as TypeInput | undefined));
       if (errors.length) {
-        const fields = errors.map((e) => ({ field: e.path === '(root)' ? 'body.definition' : `body.definition.${e.path}`, message: e.message }));
+        const fieldOf = (path: string) => (path === '(root)' ? 'body.definition' : path.startsWith('input.') ? `body.${path}` : `body.definition.${path}`);
+        const fields = errors.map((e) => ({ field: fieldOf(e.path), message: e.message }));
         throw new ProblemError(422, 'invalid-definition', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);
       }
       // Concurrent saves of one key race for the next number; the primary key lets exactly one win each.
@@ -403,6 +423,7 @@ export function issueRoutes(deps: ApiDeps) {
             name: body.name,
             description: body.description,
             definition: body.definition,
+            input: body.input ?? null,
             createdBy: c.get('user').id,
           })
           .onConflictDoNothing()
@@ -434,6 +455,13 @@ export function issueRoutes(deps: ApiDeps) {
       const roles = ruleOf(creatorRoles, body.type);
       if (roles && !roles.includes(user.role)) throw problems.forbidden(`only ${roles.join(' or ')} users start a ${body.type}; you are ${user.role}`);
       const rules = ruleOf(creationRules, body.type);
+      if (!rules) {
+        // Any other type takes what it declares, nothing else: money and assignees stay server-owned.
+        const type = await service.latestType(body.type);
+        const refused = type && checkStart(type, user.role, body.context);
+        if (refused && 'forbidden' in refused) throw problems.forbidden(refused.forbidden);
+        if (refused) throw validationProblem('body', new z.ZodError(refused.issues.map((i) => ({ ...i, path: ['context', ...i.path] }))));
+      }
       if (rules) {
         const parsed = rules.safeParse({ ...body.context, title: body.title });
         if (!parsed.success) {

@@ -685,6 +685,8 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
   };
   let dayClosed: string | undefined;
   let loading = true;
+  // Reads the read model and the ledger in one snapshot while the load runs (paused while PostgreSQL restarts).
+  const sampler = startLedgerSampler(stack.databaseUrl);
   const watcher = (async () => {
     let lastReport = Date.now();
     while (loading) {
@@ -712,7 +714,9 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
       });
       at('postgresRestart', async () => {
         say('restarting PostgreSQL');
+        await sampler.pause();
         stats.postgresDownMs = await stack.restartPostgres();
+        sampler.resume();
         say(`PostgreSQL back after ${stats.postgresDownMs} ms`);
       });
       if (Date.now() - lastReport > 15_000) {
@@ -724,7 +728,6 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
     }
   })();
 
-  const sampler = startLedgerSampler(stack.databaseUrl);
   stack.workers.chaos = true;
   try {
     await pool(size.concurrency, jobs, () => {});
@@ -780,12 +783,17 @@ const sampleWithinMs = 10_000;
  * fails (PostgreSQL restarting) is skipped and counted, not a violation. Its own connection, so it waits for no load.
  */
 function startLedgerSampler(databaseUrl: string) {
-  const { sql, close } = openDatabase(databaseUrl, { max: 1 });
+  // Its own connection, closed while PostgreSQL restarts: a query in flight on a socket the server drops can
+  // throw inside the client library, outside any promise, and end this process.
+  let database = openDatabase(databaseUrl, { max: 1 });
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let resumed: Promise<void> | undefined;
+  let resume = () => {};
   const totals = { samples: 0, skipped: 0, issues: 0, mismatchesSeen: 0, violations: 0, sampleMs: [] as number[] };
   const reported = new Set<string>();
   const skipReasons = new Set<string>();
   const sample = () =>
-    sql.begin('isolation level repeatable read read only', async (tx) => {
+    database.sql.begin('isolation level repeatable read read only', async (tx) => {
       const [visible] = await tx<{ issues: number }[]>`
         select count(*)::int as issues from issues where type_key in ('task', 'service_request')`;
       const mismatches = await tx<LedgerMismatch[]>`
@@ -819,11 +827,13 @@ function startLedgerSampler(databaseUrl: string) {
   let running = true;
   const loop = (async () => {
     while (running) {
+      if (resumed) await resumed;
+      if (!running) break;
       const began = Date.now();
       let timer: NodeJS.Timeout | undefined;
       try {
         const attempt = sample();
-        attempt.catch(() => {}); // given up on below: its late failure is of no interest
+        inFlight = attempt.catch(() => {}); // given up on below: its late failure is of no interest
         const result = await Promise.race([
           attempt,
           new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${sampleWithinMs} ms`)), sampleWithinMs))),
@@ -866,10 +876,22 @@ function startLedgerSampler(databaseUrl: string) {
 
   return {
     totals,
+    /** Stops sampling and closes the connection until `resume`: PostgreSQL is about to go away. */
+    async pause() {
+      resumed = new Promise<void>((done) => (resume = done));
+      await inFlight;
+      await database.close().catch(() => {});
+    },
+    resume() {
+      database = openDatabase(databaseUrl, { max: 1 });
+      resumed = undefined;
+      resume();
+    },
     async stop() {
       running = false;
+      resume();
       await loop;
-      await close().catch(() => {});
+      await database.close().catch(() => {});
     },
   };
 }

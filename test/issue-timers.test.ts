@@ -20,9 +20,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function saveType(key: string, definition: Record<string, unknown>) {
+async function saveType(key: string, definition: Record<string, unknown>, input?: Record<string, unknown>) {
   const admin = await h.user('admin');
-  const saved = await h.request('POST', '/issue-types', { token: admin.token, body: { key, name: key, definition } });
+  const saved = await h.request('POST', '/issue-types', { token: admin.token, body: { key, name: key, definition, input } });
   expect(saved.status, JSON.stringify(saved.body)).toBe(201);
 }
 
@@ -106,7 +106,7 @@ describe('topics', () => {
         },
         pinged: { exit: [{ type: 'unsubscribe', params: { topic: 'demo/{{context.room}}' } }], on: { reset: 'listening' } },
       },
-    });
+    }, { context: { type: 'object', properties: { room: { type: 'string', enum: ['red', 'blue'] } }, required: ['room'] } });
     const [red, blue] = [await startIssue('pingable', { room: 'red' }), await startIssue('pingable', { room: 'blue' })];
     expect([red.state, blue.state]).toEqual(['listening', 'listening']);
 

@@ -85,6 +85,7 @@ describe('a step the database refuses', () => {
             noted: { on: { reopen: 'open' } },
           },
         },
+        input: { events: { note: { type: 'object', properties: { note: { type: 'string', maxLength: 200 } }, required: ['note'] } } },
       },
     });
     expect(saved.status, JSON.stringify(saved.body)).toBe(201);

@@ -10,6 +10,8 @@ export const issueTypes = pgTable(
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
     definition: jsonb('definition').notNull(),
+    /** What starters and senders may put in (api/issue-type-input.ts); null: nothing, and every role may start. */
+    input: jsonb('input'),
     createdBy: uuid('created_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -128,6 +128,17 @@ export interface EmitParams {
   data: Record<string, unknown>;
 }
 
+/**
+ * The context fields each money effect reads: whose account and how much. They are server-owned: an issue type
+ * may not let a starter set them (`input.context`) nor copy event data into them (validate.ts refuses both).
+ */
+export const moneyFields = {
+  chargeAssignFee: { userField: 'assigneeId', amountField: 'assignFeeCents' },
+  payReward: { userField: 'assigneeId', amountField: 'rewardCents' },
+  chargeClient: { userField: 'clientId', amountField: 'priceCents' },
+  creditWorker: { userField: 'assigneeId', amountField: 'workerCreditCents' },
+} as const satisfies Partial<Record<keyof typeof effects, { userField: string; amountField: string }>>;
+
 /** `notify`'s params as stored: definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing). */
 export interface NotifyParams {
   to?: string[];
