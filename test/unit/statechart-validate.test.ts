@@ -31,7 +31,7 @@ describe('validateDefinition accepts', () => {
             ],
             'topic.message': { actions: { type: 'append', params: { field: 'log', value: '$event.data' } } },
           },
-          after: { 500: 'b', '30s': 'b', '$context.sla': { target: 'b', reenter: true } },
+          after: { 1500: 'b', '30s': 'b', '$context.sla': { target: 'b', reenter: true } },
         },
         b: {
           initial: 'b1',

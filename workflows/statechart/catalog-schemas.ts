@@ -8,7 +8,10 @@ import * as catalog from './catalog.js';
 import type { ContextActionName, EffectName, EmitParams, GuardArgs, GuardName } from './catalog.js';
 
 const RoleName = z.enum(catalog.roleNames);
-const Field = z.string().regex(/^[A-Za-z_][\w]*$/, 'a context field name (letters, digits, _)');
+const Field = z
+  .string()
+  .regex(/^[A-Za-z_][\w]*$/, 'a context field name (letters, digits, _)')
+  .refine((name) => !catalog.reservedNames.has(name), 'a reserved name');
 const Topic = z.string().min(1).max(200);
 
 const noParams = z.undefined().or(z.strictObject({}));

@@ -139,6 +139,15 @@ export const moneyFields = {
   creditWorker: { userField: 'assigneeId', amountField: 'workerCreditCents' },
 } as const satisfies Partial<Record<keyof typeof effects, { userField: string; amountField: string }>>;
 
+/**
+ * Names a state, event or context field may not take: the properties every JavaScript object inherits
+ * (`__proto__`, `constructor`, …), which a lookup by name would find on any object.
+ */
+export const reservedNames: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** The shortest `after` delay a type may declare: shorter ones only make an issue spin. */
+export const minDelayMs = 1000;
+
 /** `notify`'s params as stored: definitions leave the catalog's defaults out (`to`, `roles`, `body` may be missing). */
 export interface NotifyParams {
   to?: string[];

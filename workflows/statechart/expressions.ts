@@ -12,10 +12,11 @@ export interface ExpressionScope {
 const wholePath = /^\$((?:context|event|issue)(?:\.[A-Za-z_][\w-]*)*)$/;
 const interpolation = /\{\{\s*((?:context|event|issue)(?:\.[A-Za-z_][\w-]*)*)\s*\}\}/g;
 
+/** Own data properties only: `context.constructor` or `context.__proto__` find nothing, as on a plain record. */
 function lookup(scope: ExpressionScope, path: string): unknown {
   let value: unknown = scope;
   for (const key of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
   return value;

@@ -3,6 +3,7 @@
 import type { AnyStateMachine } from 'xstate';
 import type { z } from 'zod';
 import { contextActions, effects, emitAction, guards } from './catalog-schemas.js';
+import { minDelayMs, reservedNames } from './catalog.js';
 import { badExpressionPaths } from './expressions.js';
 import { buildMachine, parseDuration, type IssueTypeDefinition } from './machine.js';
 
@@ -121,6 +122,7 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
       else
         for (const [type, value] of Object.entries(node.on)) {
           if (!eventTypePattern.test(type)) fail(`${prefix}on.${type}`, 'event types are words, dotted for system events (inventory.started)');
+          else if (type.split('.').some((part) => reservedNames.has(part))) fail(`${prefix}on.${type}`, `"${type}" is a reserved name`);
           transitions(`${prefix}on.${type}`, names, value);
         }
     }
@@ -128,8 +130,11 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
       if (!isObject(node.after)) fail(`${prefix}after`, 'expected an object of delays');
       else
         for (const [delay, value] of Object.entries(node.after)) {
-          if (parseDuration(delay) === undefined && !/^\$context\.[A-Za-z_]\w*$/.test(delay)) {
+          const ms = parseDuration(delay);
+          if (ms === undefined && !/^\$context\.[A-Za-z_]\w*$/.test(delay)) {
             fail(`${prefix}after.${delay}`, 'a delay is milliseconds, a duration (30s, 15m, 2h, 1d) or $context.field');
+          } else if (ms !== undefined && ms < minDelayMs) {
+            fail(`${prefix}after.${delay}`, `a delay is at least ${minDelayMs} ms: shorter ones only make the issue spin`);
           }
           transitions(`${prefix}after.${delay}`, names, value);
         }
@@ -139,6 +144,7 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
       if (!isObject(node.states) || Object.keys(node.states).length === 0) return fail(`${prefix}states`, 'expected at least one state');
       for (const [name, child] of Object.entries(node.states)) {
         if (!stateNamePattern.test(name)) fail(`${prefix}states.${name}`, 'state names are letters, digits, _ and -');
+        else if (reservedNames.has(name)) fail(`${prefix}states.${name}`, `"${name}" is a reserved name`);
         state(`${prefix}states.${name}`, [...names, name], child, false);
       }
       if (node.type !== 'parallel') {
@@ -185,5 +191,76 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
     for (const [name, child] of Object.entries(node.states)) walk(child, path ? `${path}.states.${name}` : `states.${name}`);
   };
   walk(machine.root, '');
+  if (errors.length === 0) {
+    const loop = eventlessLoop(machine);
+    if (loop) fail(loop.path, loop.message);
+  }
   return errors;
+}
+
+type StateNode = AnyStateMachine['root'];
+
+/** A state's JSON path in the definition, e.g. `states.review.states.legal`. */
+const jsonPath = (node: StateNode) => node.path.map((name) => `states.${name}`).join('.');
+
+/** The states active once `node` is entered: its ancestors, itself, and what entering it enters below it. */
+function activeAfterEntering(node: StateNode): StateNode[] {
+  const active: StateNode[] = [];
+  for (let at: StateNode | undefined = node.type === 'history' ? node.parent : node; at; at = at.parent) active.push(at);
+  const enterBelow = (at: StateNode) => {
+    const children = at.type === 'parallel' ? Object.values(at.states) : at.type === 'compound' ? at.initial.target : [];
+    for (const child of children) {
+      active.push(child);
+      enterBelow(child);
+    }
+  };
+  enterBelow(node.type === 'history' ? node.parent! : node);
+  return active;
+}
+
+/**
+ * Eventless (`always`) transitions that can lead back where they started without an event in between: the
+ * machine would step forever. Guards do not count as a way out (they may all pass), and an `always` without a
+ * target repeats in place unless a guard stops it.
+ */
+function eventlessLoop(machine: AnyStateMachine): DefinitionError | undefined {
+  const all: StateNode[] = [];
+  const collect = (node: StateNode) => {
+    all.push(node);
+    for (const child of Object.values(node.states)) collect(child);
+  };
+  collect(machine.root);
+  for (const node of all) {
+    for (const transition of node.always ?? []) {
+      if (!transition.target?.length && !transition.guard) {
+        return { path: `${jsonPath(node) ? `${jsonPath(node)}.` : ''}always`, message: 'an always transition without a target or a guard repeats forever' };
+      }
+    }
+  }
+  const next = (node: StateNode) => activeAfterEntering(node).flatMap((active) => (active.always ?? []).flatMap((transition) => transition.target ?? []));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (node: StateNode, trail: StateNode[]): StateNode[] | undefined => {
+    if (state.get(node.id) === 'visiting') return [...trail.slice(trail.indexOf(node)), node];
+    if (state.get(node.id) === 'done') return undefined;
+    state.set(node.id, 'visiting');
+    for (const target of next(node)) {
+      const loop = visit(target, [...trail, node]);
+      if (loop) return loop;
+    }
+    state.set(node.id, 'done');
+    return undefined;
+  };
+  for (const node of all) {
+    const loop = visit(node, []);
+    if (loop) {
+      // Told from the state that comes first in the definition, as an author reads it.
+      const cycle = loop.slice(0, -1);
+      const first = cycle.reduce((best, at, index) => (all.indexOf(at) < all.indexOf(cycle[best]!) ? index : best), 0);
+      const ordered = [...cycle.slice(first), ...cycle.slice(0, first)];
+      loop.splice(0, loop.length, ...ordered, ordered[0]!);
+      const names = loop.map((at) => at.path.join('.') || '(root)');
+      return { path: `${jsonPath(loop[0]!) ? `${jsonPath(loop[0]!)}.` : ''}always`, message: `always transitions loop without an event: ${names.join(' → ')}` };
+    }
+  }
+  return undefined;
 }
