@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns } from 'drizzle-orm';
 import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
-import { createUser, EmailTakenError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
+import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
 import { verifyNobody, verifyPassword } from '../lib/password.js';
 import {
@@ -44,10 +44,12 @@ export const userJson = (user: PublicUser) => ({
   updatedAt: user.updatedAt.toISOString(),
 });
 
+/** Long rather than clever: at least 12 characters (a few words), at most 200. */
+const Password = z.string().min(12, 'at least 12 characters: a few words are easier to remember than symbols').max(200);
 const LoginBody = z.object({ email: Email, password: z.string().min(1).max(200) }).strict().openapi('LoginRequest');
 const LoginResponse = z.object({ token: z.string(), user: UserSchema }).openapi('LoginResponse');
 const CreateUserBody = z
-  .object({ name: Name, email: Email, role: Role, password: z.string().min(8).max(200) })
+  .object({ name: Name, email: Email, role: Role, password: Password })
   .strict()
   .openapi('CreateUserRequest');
 const PatchUserBody = z
@@ -183,7 +185,7 @@ export function authRoutes(deps: ApiDeps) {
         200: jsonContent(UserSchema, 'The changed user'),
         ...authResponses,
         404: problemContent('No such user'),
-        409: problemContent('An admin cannot deactivate or demote themselves'),
+        409: problemContent('An admin cannot deactivate or demote themselves, nor anyone the last active admin'),
         ...validationResponses,
       },
     }),
@@ -193,7 +195,9 @@ export function authRoutes(deps: ApiDeps) {
       if (id === c.get('user').id && (changes.status === 'deactivated' || (changes.role && changes.role !== 'admin'))) {
         throw problems.conflict('an admin cannot deactivate or demote themselves', 'self-lockout');
       }
-      const user = await updateUser(db, id, changes);
+      const user = await updateUser(db, id, changes).catch((error: unknown) => {
+        throw error instanceof LastAdminError ? problems.conflict(error.message, 'last-admin') : error;
+      });
       if (!user) throw problems.notFound(`user ${id}`);
       await announceAvailableWorker(deps, user);
       return c.json(userJson(user), 200);

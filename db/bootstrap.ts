@@ -1,12 +1,32 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import { hashPassword } from '../lib/password.js';
 import type { Db } from './client.js';
+import { appendEvent } from './events.js';
 import { users } from './schema/auth.js';
-import { createUser } from './users.js';
+import { createUser, userEventData } from './users.js';
 
-/** Creates the first admin unless an admin exists; answers whether it did. */
+/**
+ * Makes sure someone can manage users: unless an active admin exists, creates the configured admin, or, when a
+ * user with that e-mail exists (e.g. a deactivated admin), makes them an active admin again with the configured
+ * password. Answers whether it had to.
+ */
 export async function ensureFirstAdmin(db: Db, admin: { email: string; password: string }): Promise<boolean> {
-  const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);
-  if (existing) return false;
-  await createUser(db, { name: 'Administrator', email: admin.email, role: 'admin', password: admin.password });
+  const [active] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), eq(users.status, 'active')))
+    .limit(1);
+  if (active) return false;
+  const email = admin.email.toLowerCase();
+  const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, email));
+  if (!existing) {
+    await createUser(db, { name: 'Administrator', email, role: 'admin', password: admin.password });
+    return true;
+  }
+  const passwordHash = await hashPassword(admin.password);
+  await db.transaction(async (tx) => {
+    const [user] = await tx.update(users).set({ role: 'admin', status: 'active', passwordHash, updatedAt: new Date() }).where(eq(users.id, existing.id)).returning();
+    await appendEvent(tx, { name: 'user.updated', version: 1, producer: 'auth', data: userEventData(user!) });
+  });
   return true;
 }

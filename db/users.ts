@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../lib/password.js';
 import type { Db } from './client.js';
 import { appendEvent } from './events.js';
@@ -8,7 +8,7 @@ export type PublicUser = Omit<UserRow, 'passwordHash'>;
 
 export const toPublicUser = ({ passwordHash: _, ...user }: UserRow): PublicUser => user;
 
-const eventData = (user: UserRow) => ({ id: user.id, name: user.name, email: user.email, role: user.role, status: user.status });
+export const userEventData = (user: UserRow) => ({ id: user.id, name: user.name, email: user.email, role: user.role, status: user.status });
 
 export class EmailTakenError extends Error {
   constructor(readonly email: string) {
@@ -28,9 +28,16 @@ export async function createUser(
       .onConflictDoNothing({ target: users.email })
       .returning();
     if (!user) throw new EmailTakenError(input.email);
-    await appendEvent(tx, { name: 'user.created', version: 1, producer: 'auth', data: eventData(user) });
+    await appendEvent(tx, { name: 'user.created', version: 1, producer: 'auth', data: userEventData(user) });
     return toPublicUser(user);
   });
+}
+
+/** A change that would leave no active admin: someone must always be able to manage users. */
+export class LastAdminError extends Error {
+  constructor() {
+    super('the last active admin cannot be deactivated or demoted: make another user an admin first');
+  }
 }
 
 export async function updateUser(
@@ -39,13 +46,25 @@ export async function updateUser(
   changes: { name?: string; role?: Role; status?: UserStatus },
 ): Promise<PublicUser | undefined> {
   return db.transaction(async (tx) => {
+    if ((changes.role !== undefined && changes.role !== 'admin') || changes.status === 'deactivated') {
+      // Changes that take admins away queue here, so two admins removing each other at once see each other's change.
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('ates.active_admins'))`);
+      const [target] = await tx.select({ role: users.role, status: users.status }).from(users).where(eq(users.id, id));
+      if (target?.role === 'admin' && target.status === 'active') {
+        const [others] = await tx
+          .select({ n: count() })
+          .from(users)
+          .where(and(eq(users.role, 'admin'), eq(users.status, 'active'), ne(users.id, id)));
+        if (others!.n === 0) throw new LastAdminError();
+      }
+    }
     const [user] = await tx
       .update(users)
       .set({ ...changes, updatedAt: new Date() })
       .where(eq(users.id, id))
       .returning();
     if (!user) return undefined;
-    await appendEvent(tx, { name: 'user.updated', version: 1, producer: 'auth', data: eventData(user) });
+    await appendEvent(tx, { name: 'user.updated', version: 1, producer: 'auth', data: userEventData(user) });
     return toPublicUser(user);
   });
 }

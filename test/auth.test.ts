@@ -246,9 +246,16 @@ describe('events', () => {
     await h.request('PATCH', `/users/${id}`, { token: admin.token, body: { name: 'Counted', role: 'manager' } });
     await h.request('PATCH', `/users/${id}`, { token: admin.token, body: { status: 'deactivated' } });
 
-    const res = await h.request('GET', `/events?after=${after}`, { token: admin.token });
-    expect(res.status).toBe(200);
-    const mine = res.body.items.filter((e: any) => e.data.id === id);
+    // The feed shows an event once no earlier transaction anywhere on the server is still open (another test
+    // file may be creating its database right now): wait for it rather than read once.
+    let res = await h.request('GET', `/events?after=${after}`, { token: admin.token });
+    let mine: any[] = res.body.items.filter((e: any) => e.data.id === id);
+    for (const deadline = Date.now() + 10_000; mine.length < 3 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await h.request('GET', `/events?after=${after}`, { token: admin.token });
+      expect(res.status).toBe(200);
+      mine = res.body.items.filter((e: any) => e.data.id === id);
+    }
     expect(mine.map((e: any) => e.name)).toEqual(['user.created', 'user.updated', 'user.updated']);
     for (const event of mine) {
       expect(event).toMatchObject({ version: 1, producer: 'auth', id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
