@@ -16,7 +16,7 @@ import { notification, type EffectInput, type EffectName, type IssueEvent, type 
 import { recordLedgerEffect } from './billing.js';
 import type { ActivityDeps } from './deps.js';
 import { inventoryEffects } from './inventory.js';
-import { appendStepEvents, issueEffects, writeReadModel, type RecordStepInput } from './issues.js';
+import { appendStepEvents, claimStep, issueEffects, writeReadModel, type RecordStepInput } from './issues.js';
 import { recordNotification } from './notifications.js';
 import { serviceEffects } from './services.js';
 
@@ -100,14 +100,9 @@ export function createIssueStepActivities(deps: ActivityDeps) {
 
   /** The step's transaction. */
   function commit(input: CommitStepInput): Promise<StepOutcome> {
-    const { issueId, step, event } = input;
+    const { issueId, step } = input;
     return db.transaction(async (tx) => {
-      const [claimed] = await tx
-        .insert(issueTransitions)
-        .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
-        .onConflictDoNothing()
-        .returning({ step: issueTransitions.step });
-      if (!claimed) {
+      if (!(await claimStep(tx, input))) {
         const [recorded] = await tx
           .select({ outcome: issueTransitions.outcome })
           .from(issueTransitions)

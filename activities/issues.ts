@@ -73,6 +73,20 @@ export async function writeReadModel(tx: Tx, input: RecordStepInput & { value?: 
     .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${input.step}` });
 }
 
+/**
+ * Records the step's transition, once: false when it was recorded before (a retry), which waits for an attempt
+ * still writing it to commit first.
+ */
+export async function claimStep(tx: Tx, input: RecordStepInput): Promise<boolean> {
+  const { issueId, step, event } = input;
+  const [claimed] = await tx
+    .insert(issueTransitions)
+    .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+    .onConflictDoNothing()
+    .returning({ step: issueTransitions.step });
+  return claimed !== undefined;
+}
+
 /** The step's `issue.transitioned` event and what its `emit` actions ask for, each under an id derived from the step. */
 export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
   const { issueId, step, event } = input;
@@ -116,12 +130,7 @@ export function createIssueActivities(deps: ActivityDeps) {
     async recordStep(input: RecordStepInput): Promise<void> {
       await db.transaction(async (tx) => {
         await writeReadModel(tx, input);
-        const [inserted] = await tx
-          .insert(issueTransitions)
-          .values({ issueId: input.issueId, step: input.step, fromState: input.from, event: input.event.type, toState: input.to, actorId: input.event.actor.id, actorRole: input.event.actor.role })
-          .onConflictDoNothing()
-          .returning({ step: issueTransitions.step });
-        if (inserted) await appendStepEvents(tx, input); // else a retry of a step already recorded
+        if (await claimStep(tx, input)) await appendStepEvents(tx, input); // else a retry of a step already recorded
       });
     },
 

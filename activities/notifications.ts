@@ -183,11 +183,8 @@ export async function recordNotification(
     sentAt: logged ? new Date() : null,
   }));
   const written = await tx.insert(emailDeliveries).values(mails).onConflictDoNothing({ target: emailDeliveries.key }).returning({ key: emailDeliveries.key });
-  if (logged) {
-    if (written.length > 0) log.info(`${written.length} mails (no SMTP_URL, not sent), e.g. to ${mails[0]!.recipients.join(', ')}: ${title}`);
-    return { recipients: recipients.map((user) => user.id), mailKeys: [] };
-  }
-  return { recipients: recipients.map((user) => user.id), mailKeys: mails.map((mail) => mail.key) };
+  if (logged && written.length > 0) log.info(`${written.length} mails (no SMTP_URL, not sent), e.g. to ${mails[0]!.recipients.join(', ')}: ${title}`);
+  return { recipients: recipients.map((user) => user.id), mailKeys: logged ? [] : mails.map((mail) => mail.key) };
 }
 
 export function createNotificationActivities(deps: ActivityDeps) {

@@ -1,7 +1,6 @@
 // Auth context: login, the caller, and user management (admin). Users are never deleted.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns } from 'drizzle-orm';
-import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
@@ -16,6 +15,7 @@ import {
   jsonContent,
   page,
   PageQuery,
+  pages,
   validationResponses,
 } from './common.js';
 import type { ApiDeps } from './deps.js';
@@ -58,11 +58,7 @@ const PatchUserBody = z
   .refine((body) => Object.keys(body).length > 0, 'name at least one of name, role, status')
   .openapi('PatchUserRequest', { minProperties: 1 });
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
-const userPages = keyset({
-  columns: [users.createdAt, users.id],
-  order: 'asc',
-  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
-});
+const userPages = pages([users.createdAt, users.id], 'asc');
 
 const bearer = [{ bearer: [] }];
 

@@ -3,10 +3,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
 import { ledgerEntryJson } from '../db/ledger.js';
-import { keyset } from '../db/paging.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
-import { authResponses, createRouter, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
@@ -48,8 +47,7 @@ const MyAccount = z
   })
   .openapi('MyAccount');
 
-const badCursor = () => problems.invalid('query.after', 'not a cursor this API returned');
-const entryPages = keyset({ columns: [ledgerEntries.id], order: 'desc', invalid: badCursor });
+const entryPages = pages([ledgerEntries.id], 'desc');
 
 const AccountSchema = z
   .object({
@@ -62,7 +60,7 @@ const AccountSchema = z
   })
   .openapi('Account');
 
-const accountPages = keyset({ columns: [accounts.userId], order: 'asc', invalid: badCursor });
+const accountPages = pages([accounts.userId], 'asc');
 
 export const BillingDayStatisticsSchema = z
   .object({

@@ -2,6 +2,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
+import { keyset, type KeysetOptions } from '../db/paging.js';
 import { idempotencyKeys } from '../db/schema/platform.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { problemContent, problems, validationProblem } from './problem.js';
@@ -14,6 +15,10 @@ export const PageQuery = z.object({
   after: z.string().max(200).optional().openapi({ description: 'Cursor from the previous page (`nextCursor`).' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+/** Keyset paging for a list route (db/paging.ts): a cursor the API did not hand out is a 422 naming `query.after`. */
+export const pages = (columns: KeysetOptions['columns'], order: KeysetOptions['order']) =>
+  keyset({ columns, order, invalid: () => problems.invalid('query.after', 'not a cursor this API returned') });
 
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
@@ -166,6 +171,8 @@ export const createRouter = () =>
     defaultHook: (result) => {
       const where = requestPart[result.target] ?? result.target;
       if (!result.success) throw validationProblem(where, result.error);
+      // A JSON body was checked whole before routing (api/app.ts); the rest of the request is checked here.
+      if (result.target === 'json') return;
       const illFormed = findIllFormed(result.data);
       if (illFormed) throw problems.invalid([where, ...illFormed.path].join('.'), illFormed.message);
     },

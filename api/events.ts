@@ -1,11 +1,9 @@
 // The domain event log, as a feed outside consumers page through (admin).
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
-import { keyset } from '../db/paging.js';
 import { domainEvents } from '../db/schema/platform.js';
-import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
+import { authResponses, createRouter, jsonContent, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
 export const DomainEventSchema = z
@@ -26,11 +24,7 @@ const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 // A feed with a public cursor: `after` and `nextCursor` are plain `seq` numbers, not opaque cursors.
-const eventPages = keyset({
-  columns: [domainEvents.seq],
-  order: 'asc',
-  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
-});
+const eventPages = pages([domainEvents.seq], 'asc');
 
 export function eventRoutes(deps: ApiDeps) {
   const app = createRouter();

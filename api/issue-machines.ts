@@ -1,5 +1,5 @@
-// The events a caller may send to an issue now, computed from the read model: the issue type's pinned
-// statechart restored at the recorded state value and context. No workflow is asked, so a read costs one row.
+// The type version an issue is pinned to, as the API reads it on every event and every read: its definition, its
+// declared input, and its machine, built once. A version never changes, so each is loaded once per process.
 import { and, eq } from 'drizzle-orm';
 import type { StateValue } from 'xstate';
 import type { Db } from '../db/client.js';
@@ -9,25 +9,36 @@ import { allowedEvents, buildMachine, restore, type IssueTypeDefinition } from '
 
 type Machine = ReturnType<typeof buildMachine>;
 
-/** Machines by type key and version: a version's definition never changes, so a built machine stays right. */
-const machines = new Map<string, Promise<Machine | undefined>>();
-const maxMachines = 200;
+export interface PinnedType {
+  key: string;
+  version: number;
+  input: unknown;
+  machine(): Machine;
+}
 
-function machineOf(db: Db, key: string, version: number): Promise<Machine | undefined> {
+const pinned = new Map<string, Promise<PinnedType | undefined>>();
+const maxPinned = 200;
+
+export function pinnedType(db: Db, key: string, version: number): Promise<PinnedType | undefined> {
   const cacheKey = `${key}@${version}`;
-  let machine = machines.get(cacheKey);
-  if (!machine) {
-    machine = db
-      .select({ definition: issueTypes.definition })
+  let found = pinned.get(cacheKey);
+  if (!found) {
+    found = db
+      .select({ definition: issueTypes.definition, input: issueTypes.input })
       .from(issueTypes)
       .where(and(eq(issueTypes.key, key), eq(issueTypes.version, version)))
-      .then(([row]) => (row ? buildMachine(row.definition as IssueTypeDefinition, { id: 'read-model', type: key }) : undefined));
-    machine.catch(() => machines.delete(cacheKey));
+      .then(([row]) => {
+        if (!row) return undefined;
+        let machine: Machine | undefined;
+        const build = () => (machine ??= buildMachine(row.definition as IssueTypeDefinition, { id: 'read-model', type: key }));
+        return { key, version, input: row.input, machine: build };
+      });
+    found.catch(() => pinned.delete(cacheKey));
     // Oldest first out: the map keeps insertion order.
-    if (machines.size >= maxMachines) machines.delete(machines.keys().next().value!);
-    machines.set(cacheKey, machine);
+    if (pinned.size >= maxPinned) pinned.delete(pinned.keys().next().value!);
+    pinned.set(cacheKey, found);
   }
-  return machine;
+  return found;
 }
 
 /** A state name as the read model writes it (`open`, `review.waiting`) back to a state value, for rows without one. */
@@ -36,11 +47,12 @@ function valueOfName(name: string): StateValue {
   return path.reduceRight<StateValue>((inner, key) => ({ [key]: inner }), path.pop()!);
 }
 
+/** The events a caller may send to an issue now: its pinned machine restored at the recorded state and context. */
 export async function allowedEventsOf(db: Db, row: typeof issues.$inferSelect, actor: Actor): Promise<string[]> {
   if (row.status !== 'active') return [];
-  const machine = await machineOf(db, row.typeKey, row.typeVersion);
+  const type = await pinnedType(db, row.typeKey, row.typeVersion);
   // A parallel state's name does not say its value: such a row from before values were recorded shows none.
-  if (!machine || (row.value === null && row.state.includes('|'))) return [];
+  if (!type || (row.value === null && row.state.includes('|'))) return [];
   const value = (row.value ?? valueOfName(row.state)) as StateValue;
-  return allowedEvents(restore(machine, value, row.context as IssueContext), actor);
+  return allowedEvents(restore(type.machine(), value, row.context as IssueContext), actor);
 }

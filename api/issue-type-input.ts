@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Role } from '../db/schema/auth.js';
 import { moneyFields, roleNames } from '../workflows/statechart/catalog.js';
 import type { DefinitionError } from '../workflows/statechart/validate.js';
+import { problems, validationProblem } from './problem.js';
 
 /** An object's JSON Schema: its `properties` are the only keys a caller may send. */
 export type ObjectSchema = Record<string, unknown> & { type: 'object'; properties?: Record<string, unknown> };
@@ -133,30 +134,28 @@ const compiledOf = (type: SavedType, part: string, schema: ObjectSchema): z.ZodT
   return found;
 };
 
-/** Why a caller's values are refused: the zod issues, paths relative to what was checked. */
-export type InputRefusal = { forbidden: string } | { issues: z.core.$ZodIssue[] };
-
-/** Checks a start of a type that declares its input: the starter's role and their initial context. */
-export function checkStart(type: SavedType, role: Role, context: Record<string, unknown>): InputRefusal | undefined {
+/** Refuses a start the type's declaration does not allow: 403 for the starter's role, 422 naming each context key. */
+export function checkStart(type: SavedType, role: Role, context: Record<string, unknown>): void {
   const input = (type.input ?? {}) as TypeInput;
   if (input.startRoles && !input.startRoles.includes(role)) {
-    return { forbidden: `only ${input.startRoles.join(' or ')} users start a ${type.key}; you are ${role}` };
+    throw problems.forbidden(`only ${input.startRoles.join(' or ')} users start a ${type.key}; you are ${role}`);
   }
-  return checkValues(type, 'context', input.context, context, `${type.key} takes no initial context (its type declares none)`);
+  checkValues(type, 'context', input.context, context, 'body.context', `${type.key} takes no initial context (its type declares none)`);
 }
 
-/** Checks what a user event carries against its type's declaration. */
-export function checkEventData(type: SavedType, event: string, data: Record<string, unknown>): InputRefusal | undefined {
+/** Refuses event data the type's declaration does not allow: 422 naming each key. */
+export function checkEventData(type: SavedType, event: string, data: Record<string, unknown>): void {
   const events = ((type.input ?? {}) as TypeInput).events ?? {};
   const schema = Object.hasOwn(events, event) ? events[event] : undefined;
-  return checkValues(type, `event:${event}`, schema, data, `"${event}" carries no data (its type declares none)`);
+  checkValues(type, `event:${event}`, schema, data, 'body.data', `"${event}" carries no data (its type declares none)`);
 }
 
-function checkValues(type: SavedType, part: string, schema: ObjectSchema | undefined, values: Record<string, unknown>, undeclared: string): InputRefusal | undefined {
+function checkValues(type: SavedType, part: string, schema: ObjectSchema | undefined, values: Record<string, unknown>, where: string, undeclared: string): void {
   if (!schema) {
-    const keys = Object.keys(values);
-    return keys.length === 0 ? undefined : { issues: keys.map((key) => ({ code: 'custom', path: [key], message: undeclared, input: values[key] }) as z.core.$ZodIssue) };
+    const issues = Object.keys(values).map((key) => ({ code: 'custom', path: [key], message: undeclared, input: values[key] }) as z.core.$ZodIssue);
+    if (issues.length > 0) throw validationProblem(where, new z.ZodError(issues));
+    return;
   }
   const parsed = compiledOf(type, part, schema).safeParse(values);
-  return parsed.success ? undefined : { issues: parsed.error.issues };
+  if (!parsed.success) throw validationProblem(where, parsed.error);
 }

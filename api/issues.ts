@@ -12,7 +12,6 @@ import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { InventoryFields } from '../activities/inventory.js';
 import { stableUuid } from '../activities/issues.js';
-import { keyset } from '../db/paging.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';
@@ -22,9 +21,9 @@ import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { validateDefinition } from '../workflows/statechart/validate.js';
 import { taskQueues } from '../workflows/task-queues.js';
-import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { allowedEventsOf } from './issue-machines.js';
+import { allowedEventsOf, pinnedType } from './issue-machines.js';
 import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeInput } from './issue-type-input.js';
 import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
 import { authenticate, requireRole } from './security.js';
@@ -97,11 +96,7 @@ const IssuesQuery = PageQuery.extend({
   status: z.enum(['active', 'done']).optional(),
   assignee: z.union([z.literal('me'), z.uuid()]).optional().openapi({ description: '`me` or a user id' }),
 });
-const issuePages = keyset({
-  columns: [issues.createdAt, issues.id],
-  order: 'desc',
-  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
-});
+const issuePages = pages([issues.createdAt, issues.id], 'desc');
 
 const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
@@ -261,8 +256,14 @@ export function issueService(deps: ApiDeps) {
     },
 
     /** Starts an issue and answers once it has settled; the same idempotency key always means the same issue. */
-    async start(user: PublicUser, input: { type: string; title: string; context: Record<string, unknown> }, idempotencyKey?: string): Promise<IssueView> {
-      const type = await this.latestType(input.type);
+    async start(
+      user: PublicUser,
+      input: { type: string; title: string; context: Record<string, unknown> },
+      idempotencyKey?: string,
+      /** The type's current version when the caller has read it already. */
+      current?: typeof issueTypes.$inferSelect,
+    ): Promise<IssueView> {
+      const type = current ?? (await this.latestType(input.type));
       if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
       const context = { ...input.context, ...ruleOf(serverContext(deps.config), type.key) };
@@ -291,9 +292,8 @@ export function issueService(deps: ApiDeps) {
         if (!parsed.success) throw validationProblem('body.data', parsed.error);
         event = { ...event, data: parsed.data as Record<string, unknown> };
       } else if (!ruleOf(creationRules, row.typeKey)) {
-        const [type] = await db.select().from(issueTypes).where(and(eq(issueTypes.key, row.typeKey), eq(issueTypes.version, row.typeVersion)));
-        const refused = type && checkEventData(type, event.type, event.data);
-        if (refused && 'issues' in refused) throw validationProblem('body', new z.ZodError(refused.issues.map((i) => ({ ...i, path: ['data', ...i.path] }))));
+        const type = await pinnedType(db, row.typeKey, row.typeVersion);
+        if (type) checkEventData(type, event.type, event.data);
       }
       if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
       try {
@@ -455,13 +455,9 @@ export function issueRoutes(deps: ApiDeps) {
       const roles = ruleOf(creatorRoles, body.type);
       if (roles && !roles.includes(user.role)) throw problems.forbidden(`only ${roles.join(' or ')} users start a ${body.type}; you are ${user.role}`);
       const rules = ruleOf(creationRules, body.type);
-      if (!rules) {
-        // Any other type takes what it declares, nothing else: money and assignees stay server-owned.
-        const type = await service.latestType(body.type);
-        const refused = type && checkStart(type, user.role, body.context);
-        if (refused && 'forbidden' in refused) throw problems.forbidden(refused.forbidden);
-        if (refused) throw validationProblem('body', new z.ZodError(refused.issues.map((i) => ({ ...i, path: ['context', ...i.path] }))));
-      }
+      // Any other type takes what it declares, nothing else: money and assignees stay server-owned.
+      const declared = rules ? undefined : await service.latestType(body.type);
+      if (declared) checkStart(declared, user.role, body.context);
       if (rules) {
         const parsed = rules.safeParse({ ...body.context, title: body.title });
         if (!parsed.success) {
@@ -470,7 +466,7 @@ export function issueRoutes(deps: ApiDeps) {
       }
       const answer = await idempotent(c, deps, 'POST /issues', async () => ({
         status: 201,
-        body: await service.start(user, body, c.req.header('Idempotency-Key')),
+        body: await service.start(user, body, c.req.header('Idempotency-Key'), declared),
       }));
       return c.json(answer.body, answer.status);
     },

@@ -5,14 +5,13 @@ import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/client.js';
-import { keyset } from '../db/paging.js';
 import {
   notifications,
   notificationsChannel,
   type NotificationAnnouncement,
   type NotificationRow,
 } from '../db/schema/notifications.js';
-import { authResponses, createRouter, IdParam, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdParam, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate } from './security.js';
@@ -45,11 +44,7 @@ const notificationJson = (row: NotificationRow): NotificationJson => ({
 const NotificationsQuery = PageQuery.extend({
   unread: z.enum(['true', 'false']).optional().openapi({ description: '`true`: only notifications not yet marked read.' }),
 });
-const notificationPages = keyset({
-  columns: [notifications.createdAt, notifications.id],
-  order: 'desc',
-  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
-});
+const notificationPages = pages([notifications.createdAt, notifications.id], 'desc');
 const StreamQuery = z.object({
   access_token: z.string().max(4096).optional().openapi({
     description: 'The bearer token, for EventSource clients that cannot set headers. Accepted on this route only.',

@@ -5,7 +5,6 @@ import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { publishToTopic } from '../activities/issues.js';
 import type { Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
-import { keyset } from '../db/paging.js';
 import { users } from '../db/schema/auth.js';
 import { issues } from '../db/schema/issues.js';
 import {
@@ -19,7 +18,7 @@ import {
   type WorkerApplicationRow,
 } from '../db/schema/services.js';
 import type { PublicUser } from '../db/users.js';
-import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { IssueSchema, issueService, ServiceEventFields, ServiceRequestFields, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
@@ -76,11 +75,7 @@ const NewApplicationBody = z
   .openapi('NewWorkerApplication');
 const RejectBody = z.object({ reason: z.string().trim().min(1).max(2000) }).strict().openapi('WorkerApplicationRejection');
 const ApplicationsQuery = PageQuery.extend({ status: z.enum(workerApplicationStatuses).optional() });
-const applicationPages = keyset({
-  columns: [workerApplications.createdAt, workerApplications.id],
-  order: 'asc',
-  invalid: () => problems.invalid('query.after', 'not a cursor this API returned'),
-});
+const applicationPages = pages([workerApplications.createdAt, workerApplications.id], 'asc');
 
 const WorkerProfileSchema = z
   .object({

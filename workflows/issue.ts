@@ -27,14 +27,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AnyMachineSnapshot } from 'xstate';
-import type {
-  BillingActivities,
-  InventoryActivities,
-  IssueActivities,
-  IssueStepActivities,
-  NotificationActivities,
-  ServiceActivities,
-} from '../activities/types.js';
+import type { BillingActivities, InventoryActivities, IssueActivities, IssueStepActivities, NotificationActivities, ServiceActivities } from '../activities/types.js';
 import {
   deliverSignal,
   issueQuery,
@@ -246,7 +239,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     }
   };
 
-  /** Runs beside the issue; a failure is logged (Temporal has retried it by then), never the issue's. */
+  /** A step the database refused, as the failure the caller gets and the issue recovers from. */
   const stepFailed = (error: ActivityFailure) =>
     ApplicationFailure.create({
       type: 'Issue.StepFailed',
@@ -255,6 +248,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       cause: error,
     });
 
+  /** Runs beside the issue; a failure is logged (Temporal has retried it by then), never the issue's. */
   const runInBackground = (what: string, run: Promise<void>) => {
     const tracked: Promise<void> = run.then(
       () => void background.delete(tracked),
