@@ -295,7 +295,8 @@ export function issueService(deps: ApiDeps) {
         const type = await pinnedType(db, row.typeKey, row.typeVersion);
         if (type) checkEventData(type, event.type, event.data);
       }
-      if (row.status === 'done') throw problems.conflict(`issue ${id} is ${row.state}: it takes no more events`, 'event-not-allowed');
+      const finished = (issue: typeof row) => problems.conflict(`issue ${id} is ${issue.state}: it takes no more events`, 'event-not-allowed');
+      if (row.status === 'done') throw finished(row);
       try {
         const handle = deps.temporal.workflow.getHandle(issueWorkflowId(id));
         return await untilWorkflowRecovers((updateId) =>
@@ -304,7 +305,8 @@ export function issueService(deps: ApiDeps) {
       } catch (error) {
         const problem = issueProblem(error);
         if (problem) throw problem;
-        if (error instanceof WorkflowNotFoundError) throw problems.conflict(`issue ${id} takes no more events`, 'event-not-allowed');
+        // The issue finished after it was read above (its last step committed before its workflow ended).
+        if (error instanceof WorkflowNotFoundError) throw finished((await readModel(id)) ?? row);
         throw error;
       }
     },
