@@ -1,6 +1,9 @@
 // Auth context: login, the caller, and user management (admin). Users are never deleted.
 import { createRoute, z } from '@hono/zod-openapi';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { and, eq, getTableColumns } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { accountKey, addressKey, beginLoginAttempt, forgetLoginFailures } from '../db/login-throttle.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
@@ -62,6 +65,22 @@ const userPages = pages([users.createdAt, users.id], 'asc');
 
 const bearer = [{ bearer: [] }];
 
+/** The one answer to a throttled login, whichever key is blocked: it tells nothing about the account. */
+const throttled = (seconds: number) => problems.tooManyRequests('too many failed logins: try again after Retry-After seconds', seconds);
+
+/**
+ * The client's address as the connection shows it. X-Forwarded-For is never read: any client can send one, so
+ * trusting it would hand an attacker a fresh address per guess, and the configuration (lib/config.ts) has no
+ * setting naming a proxy that sets it. Behind a proxy, clients share its address: the per-address limit is loose.
+ */
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // no Node.js socket behind the request (app.request in tests)
+  }
+}
+
 /** Tasks left unassigned for want of a worker listen on this topic (see the task type). */
 async function announceAvailableWorker(deps: ApiDeps, user: PublicUser) {
   if (user.role !== 'worker' || user.status !== 'active') return;
@@ -84,16 +103,32 @@ export function authRoutes(deps: ApiDeps) {
       responses: {
         200: jsonContent(LoginResponse, 'A bearer token and the user'),
         401: problemContent('Wrong e-mail or password (also for an unknown e-mail or a deactivated user: one answer for all)'),
+        429: {
+          ...problemContent(
+            'Too many failed logins for this e-mail or from this address: after 5 for an e-mail (20 for an address) each ' +
+              'further failure blocks it for twice as long as the last (2 s, 4 s, … at most 15 min). While blocked, no ' +
+              'password is checked, not even the right one.',
+          ),
+          headers: { 'Retry-After': { description: 'Whole seconds until the next attempt may be made', schema: { type: 'integer', minimum: 1 } } },
+        },
         ...validationResponses,
       },
     }),
     async (c) => {
       const { email, password } = c.req.valid('json');
+      // Throttled per e-mail (known or not, so the answer tells nothing) and per client address: see db/login-throttle.ts.
+      const keys = [accountKey(email), addressKey(clientAddress(c))];
+      const attempt = await beginLoginAttempt(db, keys);
+      if (attempt.refused) throw throttled(attempt.retryAfterSeconds);
       const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
       // The same answer, after the same work, for an unknown e-mail, a wrong password and a deactivated user:
       // neither the message nor the time tells which accounts exist.
       const passwordMatches = user ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
-      if (!user || !passwordMatches || user.status !== 'active') throw problems.unauthorized('wrong e-mail or password');
+      if (!user || !passwordMatches || user.status !== 'active') {
+        // The attempt is counted already; the failure that started a block answers like the attempts it blocks.
+        throw attempt.blocksForSeconds > 0 ? throttled(attempt.blocksForSeconds) : problems.unauthorized('wrong e-mail or password');
+      }
+      await forgetLoginFailures(db, keys);
       const publicUser = toPublicUser(user);
       return c.json({ token: await issueToken(deps, publicUser), user: userJson(publicUser) }, 200);
     },

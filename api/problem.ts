@@ -30,6 +30,7 @@ const titles: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   428: 'Precondition Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -57,6 +58,9 @@ export const problems = {
   conflict: (detail: string, type = 'conflict') => new ProblemError(409, type, detail),
   invalid: (field: string, message: string) =>
     new ProblemError(422, 'validation', `${field}: ${message}`, [{ field, message }]),
+  /** Retry-After in whole seconds, at least one. */
+  tooManyRequests: (detail: string, retryAfterSeconds: number) =>
+    new ProblemError(429, 'too-many-requests', detail, undefined, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
 };
 
 export function problemResponse(c: Context, problem: ProblemError): Response {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const roles = ['admin', 'manager', 'accountant', 'worker', 'reviewer', 'client'] as const;
 export type Role = (typeof roles)[number];
@@ -27,3 +27,15 @@ export const users = pgTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
+
+/**
+ * Consecutive failed logins per key (`account:<e-mail>` or `address:<client address>`), kept in the database so
+ * every API process sees the same counts; db/login-throttle.ts owns the rules.
+ */
+export const loginThrottles = pgTable('login_throttles', {
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  /** No login for the key before this instant; null or past: not blocked. */
+  blockedUntil: timestamp('blocked_until', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

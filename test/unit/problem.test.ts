@@ -35,6 +35,7 @@ describe('problems', () => {
     ['conflict', problems.conflict('taken'), 409, 'conflict', 'taken'],
     ['conflict with a type', problems.conflict('not now', 'event-not-allowed'), 409, 'event-not-allowed', 'not now'],
     ['invalid', problems.invalid('body.title', 'too long'), 422, 'validation', 'body.title: too long'],
+    ['tooManyRequests', problems.tooManyRequests('slow down', 1.2), 429, 'too-many-requests', 'slow down'],
   ])('%s: %d %s', (_, problem, status, type, detail) => {
     expect(problem).toBeInstanceOf(ProblemError);
     expect(problem).toBeInstanceOf(Error);
@@ -52,6 +53,11 @@ describe('problems', () => {
 
   it('unauthorized asks for a bearer token', () => {
     expect(problems.unauthorized('expired').headers).toEqual({ 'WWW-Authenticate': 'Bearer' });
+  });
+
+  it('tooManyRequests says when to retry, in whole seconds and at least one', () => {
+    expect(problems.tooManyRequests('x', 1.2).headers).toEqual({ 'Retry-After': '2' });
+    expect(problems.tooManyRequests('x', 0).headers).toEqual({ 'Retry-After': '1' });
   });
 });
 
@@ -77,6 +83,7 @@ describe('problemResponse', () => {
     [409, 'Conflict'],
     [412, 'Precondition Failed'],
     [428, 'Precondition Required'],
+    [429, 'Too Many Requests'],
     [503, 'Service Unavailable'],
     [418, 'Error'],
   ] as const)('titles status %d "%s"', async (status, title) => {
