@@ -9,31 +9,12 @@ import type { Transaction, Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, type InventoryStatus } from '../db/schema/inventory.js';
 import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
+import { InventoryFields } from '../db/seed/inventory.js';
 import type { ActivityDeps } from './deps.js';
 import { stableUuid } from './issues.js';
 
-export const Sku = z.string().trim().min(1).max(64).regex(/^[\w.\-/]+$/, 'letters, digits and . _ - /');
-export const ItemName = z.string().trim().min(1).max(200);
-export const Quantity = z.number().int().min(0).max(1_000_000_000);
-
-/** What an inventory is created with, read from its issue's context: where, and what is expected there. */
-const InventoryContext = z.object({
-  location: z.string().trim().min(1).max(200),
-  items: z
-    .array(z.object({ sku: Sku, name: ItemName, expectedQuantity: Quantity }).strict())
-    .min(1, 'list at least one expected item')
-    .max(1000)
-    .superRefine((items, ctx) => {
-      const seen = new Set<string>();
-      items.forEach((item, index) => {
-        if (seen.has(item.sku)) ctx.addIssue({ code: 'custom', path: [index, 'sku'], message: `sku ${item.sku} is listed twice` });
-        seen.add(item.sku);
-      });
-    }),
-});
-
-/** The initial context `POST /issues` accepts for an inventory issue (with its title), nothing else. */
-export const InventoryFields = InventoryContext.extend({ title: z.string() }).strict();
+/** An inventory's place and expected items, read from its issue's whole context (which holds more). */
+const InventoryContext = z.object(InventoryFields.shape);
 
 const producer = 'inventory';
 

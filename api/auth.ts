@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { and, eq, getTableColumns } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { accountKey, addressKey, beginLoginAttempt, forgetLoginFailures } from '../db/login-throttle.js';
+import { accountKey, addressKey, beginLoginAttempt, settleSuccessfulLogin } from '../db/login-throttle.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
 import { publishToTopic } from '../activities/issues.js';
@@ -117,7 +117,8 @@ export function authRoutes(deps: ApiDeps) {
     async (c) => {
       const { email, password } = c.req.valid('json');
       // Throttled per e-mail (known or not, so the answer tells nothing) and per client address: see db/login-throttle.ts.
-      const keys = [accountKey(email), addressKey(clientAddress(c))];
+      const [account, address] = [accountKey(email), addressKey(clientAddress(c))];
+      const keys = [account, address];
       const attempt = await beginLoginAttempt(db, keys);
       if (attempt.refused) throw throttled(attempt.retryAfterSeconds);
       const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
@@ -128,7 +129,7 @@ export function authRoutes(deps: ApiDeps) {
         // The attempt is counted already; the failure that started a block answers like the attempts it blocks.
         throw attempt.blocksForSeconds > 0 ? throttled(attempt.blocksForSeconds) : problems.unauthorized('wrong e-mail or password');
       }
-      await forgetLoginFailures(db, keys);
+      await settleSuccessfulLogin(db, account, address);
       const publicUser = toPublicUser(user);
       return c.json({ token: await issueToken(deps, publicUser), user: userJson(publicUser) }, 200);
     },

@@ -2,7 +2,7 @@
 // issue hears of the start on topic `inventory/<id>`. Every change raises the inventory's version, given as the ETag.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { ItemName, Quantity, Sku } from '../activities/inventory.js';
+import { ItemName, Quantity, Sku } from '../db/seed/inventory.js';
 import { publishToTopic } from '../activities/issues.js';
 import type { Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';

@@ -10,7 +10,6 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { InventoryFields } from '../activities/inventory.js';
 import { stableUuid } from '../activities/issues.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
@@ -25,11 +24,11 @@ import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, j
 import type { ApiDeps } from './deps.js';
 import { allowedEventsOf, pinnedType } from './issue-machines.js';
 import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeInput } from './issue-type-input.js';
-import { ProblemError, problemContent, problems, validationProblem } from './problem.js';
+import { ProblemError, problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
 const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
-const Title = z.string().trim().min(1).max(200);
+export const Title = z.string().trim().min(1).max(200);
 const JsonObject = z.record(z.string(), z.unknown());
 
 export const IssueSchema = z
@@ -60,6 +59,9 @@ const IssueTypeSchema = z
     createdAt: z.iso.datetime(),
   })
   .openapi('IssueType');
+
+const IssueTypeSummarySchema = IssueTypeSchema.pick({ key: true, version: true, name: true, description: true, createdAt: true }).openapi('IssueTypeSummary');
+const typePages = pages([issueTypes.key], 'asc');
 
 const CreateIssueTypeBody = z
   .object({
@@ -102,37 +104,6 @@ const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
   .openapi('Transition');
 
-/** A task's own fields (SPEC §5.1): the jira id has its own field, so a title holds no brackets. */
-export const TaskFields = z
-  .object({
-    title: Title.refine((title) => !/[[\]]/.test(title), 'must not contain [ or ]: put the jira id in jiraId'),
-    description: z.string().max(5000).default(''),
-    jiraId: z.string().regex(/^[A-Z][A-Z0-9]*-\d+$/, 'a jira id such as UBERPOP-42').optional(),
-  })
-  .strict();
-
-/** A service request's own fields (SPEC §5.3); its first step fixes the price and SLAs from the catalog. */
-export const ServiceRequestFields = z
-  .object({ title: Title, serviceId: z.uuid(), note: z.string().trim().max(2000).default('') })
-  .strict();
-const Reason = z.string().trim().min(1).max(2000);
-/** What the events of a service request carry. */
-export const ServiceEventFields = {
-  review: z.object({ rating: z.number().int().min(1).max(5), comment: z.string().trim().max(2000).default('') }).strict(),
-  not_done: z.object({ reason: Reason }).strict(),
-  decline: z.object({ reason: Reason.optional() }).strict(),
-  cancel: z.object({ reason: Reason.optional() }).strict(),
-};
-
-/** Creation rules of built-in types beyond their statechart. */
-const creationRules: Record<string, z.ZodType> = { task: TaskFields, service_request: ServiceRequestFields, inventory: InventoryFields };
-/** Built-in types only some roles may start. */
-const creatorRoles: Record<string, Role[]> = { service_request: ['client'] };
-/** What the events of built-in types carry (`data`), checked before they reach the issue. */
-const eventRules: Record<string, Record<string, z.ZodType>> = {
-  service_request: ServiceEventFields,
-  inventory: { return: z.object({ comment: z.string().trim().min(1).max(2000) }).strict() },
-};
 /** Context the API adds when a built-in type starts: config-driven SLAs its `after` delays read. */
 const serverContext = (config: ApiDeps['config']): Record<string, Record<string, unknown>> => ({
   inventory: { startSla: config.inventory.startSla },
@@ -260,13 +231,13 @@ export function issueService(deps: ApiDeps) {
       user: PublicUser,
       input: { type: string; title: string; context: Record<string, unknown> },
       idempotencyKey?: string,
-      /** The type's current version when the caller has read it already. */
-      current?: typeof issueTypes.$inferSelect,
     ): Promise<IssueView> {
-      const type = current ?? (await this.latestType(input.type));
+      const type = await this.latestType(input.type);
       if (!type) throw problems.invalid('body.type', `no issue type "${input.type}"`);
+      // Every start, by any route, takes what the type declares and nothing else: money and assignees stay server-owned.
+      const declared = checkStart(type, user.role, input.title, input.context);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const context = { ...input.context, ...ruleOf(serverContext(deps.config), type.key) };
+      const context = { ...declared, ...ruleOf(serverContext(deps.config), type.key) };
       const startIssue = () =>
         new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, { ...input, context }));
       // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.
@@ -284,17 +255,10 @@ export function issueService(deps: ApiDeps) {
 
     async send(user: PublicUser, id: string, event: { type: string; data: Record<string, unknown> }): Promise<IssueView> {
       const row = await readModel(id);
-      if (!row) throw problems.notFound(`issue ${id}`);
-      const typeRules = ruleOf(eventRules, row.typeKey);
-      const rule = typeRules && ruleOf(typeRules, event.type);
-      if (rule) {
-        const parsed = rule.safeParse(event.data);
-        if (!parsed.success) throw validationProblem('body.data', parsed.error);
-        event = { ...event, data: parsed.data as Record<string, unknown> };
-      } else if (!ruleOf(creationRules, row.typeKey)) {
-        const type = await pinnedType(db, row.typeKey, row.typeVersion);
-        if (type) checkEventData(type, event.type, event.data);
-      }
+      // Refusing by guard or state would tell a stranger that the issue exists and where it stands.
+      if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
+      const type = await pinnedType(db, row.typeKey, row.typeVersion);
+      if (type) event = { ...event, data: checkEventData(type, event.type, event.data) };
       const finished = (issue: typeof row) => problems.conflict(`issue ${id} is ${issue.state}: it takes no more events`, 'event-not-allowed');
       if (row.status === 'done') throw finished(row);
       try {
@@ -355,18 +319,24 @@ export function issueRoutes(deps: ApiDeps) {
       method: 'get',
       path: '/issue-types',
       tags: ['issue types'],
-      summary: 'Issue types with their current definition',
+      summary: 'Issue types by key: the latest version of each, without its definition (GET /issue-types/{key} has it)',
       security: bearer,
       middleware: signedIn,
-      responses: { 200: jsonContent(z.object({ items: z.array(IssueTypeSchema) }), 'The latest version of every type'), 401: authResponses[401] },
+      request: { query: PageQuery },
+      responses: { 200: jsonContent(page(IssueTypeSummarySchema), 'A page of types'), 401: authResponses[401], ...validationResponses },
     }),
     async (c) => {
+      const query = c.req.valid('query');
       // The highest version of each key: the first row per key in this order.
+      const { key, version, name, description, createdAt } = getTableColumns(issueTypes);
       const rows = await db
-        .selectDistinctOn([issueTypes.key])
+        .selectDistinctOn([issueTypes.key], typePages.select({ key, version, name, description, createdAt }))
         .from(issueTypes)
-        .orderBy(asc(issueTypes.key), desc(issueTypes.version));
-      return c.json({ items: rows.map(typeJson) }, 200);
+        .where(typePages.after(query.after))
+        .orderBy(...typePages.orderBy, desc(issueTypes.version))
+        .limit(typePages.fetch(query.limit));
+      const { items, nextCursor } = typePages.page(rows, query.limit);
+      return c.json({ items: items.map((row) => ({ ...row, createdAt: row.createdAt.toISOString() })), nextCursor }, 200);
     },
   );
 
@@ -454,21 +424,9 @@ export function issueRoutes(deps: ApiDeps) {
     async (c) => {
       const body = c.req.valid('json');
       const user = c.get('user');
-      const roles = ruleOf(creatorRoles, body.type);
-      if (roles && !roles.includes(user.role)) throw problems.forbidden(`only ${roles.join(' or ')} users start a ${body.type}; you are ${user.role}`);
-      const rules = ruleOf(creationRules, body.type);
-      // Any other type takes what it declares, nothing else: money and assignees stay server-owned.
-      const declared = rules ? undefined : await service.latestType(body.type);
-      if (declared) checkStart(declared, user.role, body.context);
-      if (rules) {
-        const parsed = rules.safeParse({ ...body.context, title: body.title });
-        if (!parsed.success) {
-          throw validationProblem('body', new z.ZodError(parsed.error.issues.map((i) => (i.path[0] === 'title' ? i : { ...i, path: ['context', ...i.path] }))));
-        }
-      }
       const answer = await idempotent(c, deps, 'POST /issues', async () => ({
         status: 201,
-        body: await service.start(user, body, c.req.header('Idempotency-Key'), declared),
+        body: await service.start(user, body, c.req.header('Idempotency-Key')),
       }));
       return c.json(answer.body, answer.status);
     },
@@ -515,7 +473,7 @@ export function issueRoutes(deps: ApiDeps) {
         200: jsonContent(IssueSchema, 'The issue after the step'),
         401: authResponses[401],
         403: problemContent('A guard of the statechart refused the caller'),
-        404: problemContent('No such issue'),
+        404: problemContent('No such issue, or not yours to see'),
         409: problemContent('The event is not allowed in the current state'),
         503: unavailableResponse,
         ...validationResponses,

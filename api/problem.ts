@@ -79,11 +79,15 @@ export function problemResponse(c: Context, problem: ProblemError): Response {
 
 /** Where the request went wrong, as a dotted path prefixed by the part of the request. */
 export function validationProblem(where: string, error: z.ZodError): ProblemError {
-  const errors = error.issues.map((issue) => {
+  const errors = error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
-    // An unknown key is reported on the object; name the key itself.
-    if (issue.code === 'unrecognized_keys') path.push(...issue.keys);
-    return { field: [where, ...path].join('.'), message: issue.message };
+    // Unknown keys are reported on their object together; name each key itself.
+    if (issue.code === 'unrecognized_keys') {
+      // zod's own message lists them all; a schema's own message (such as why a key is not edited) is kept.
+      const ownMessage = issue.keys.length === 1 || !issue.message.startsWith('Unrecognized keys');
+      return issue.keys.map((key) => ({ field: [where, ...path, key].join('.'), message: ownMessage ? issue.message : `Unrecognized key: "${key}"` }));
+    }
+    return [{ field: [where, ...path].join('.'), message: issue.message }];
   });
   const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
   return new ProblemError(422, 'validation', detail, errors);

@@ -17,10 +17,11 @@ import {
   type ServiceRow,
   type WorkerApplicationRow,
 } from '../db/schema/services.js';
+import { ServiceEventFields, ServiceRequestFields } from '../db/seed/service-request.js';
 import type { PublicUser } from '../db/users.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { IssueSchema, issueService, ServiceEventFields, ServiceRequestFields, unavailableResponse } from './issues.js';
+import { IssueSchema, issueService, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
@@ -89,7 +90,7 @@ const WorkerProfileSchema = z
   })
   .openapi('ServiceWorker');
 
-const NewServiceRequestBody = ServiceRequestFields.omit({ title: true }).openapi('NewServiceRequest');
+const NewServiceRequestBody = ServiceRequestFields.openapi('NewServiceRequest');
 
 const serviceJson = (row: ServiceRow) => ({ ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
 const applicationJson = (row: WorkerApplicationRow, serviceIds: string[]) => ({
@@ -488,7 +489,7 @@ export function serviceRoutes(deps: ApiDeps) {
     200: jsonContent(IssueSchema, 'The request after the step'),
     401: authResponses[401],
     403: problemContent(`Only ${who} may`),
-    404: problemContent('No such service request'),
+    404: problemContent('No such service request, or not yours to see'),
     409: problemContent('Not allowed in the request’s current state'),
     503: unavailableResponse,
     ...validationResponses,

@@ -8,11 +8,12 @@ import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.j
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { IssueSchema, issueService, TaskFields, unavailableResponse } from './issues.js';
+import { TaskContextFields, TaskTitle } from '../db/seed/task.js';
+import { IssueSchema, issueService, Title, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
-const CreateTaskBody = TaskFields.openapi('CreateTaskRequest');
+const CreateTaskBody = TaskContextFields.extend({ title: Title.pipe(TaskTitle) }).openapi('CreateTaskRequest');
 
 const ShuffleSchema = z
   .object({
@@ -84,7 +85,7 @@ export function taskRoutes(deps: ApiDeps) {
         200: jsonContent(IssueSchema, 'The done task'),
         401: authResponses[401],
         403: problemContent('Only the assignee completes a task'),
-        404: problemContent('No such task'),
+        404: problemContent('No such task, or not yours to see'),
         409: problemContent('The task is already done'),
         503: unavailableResponse,
         ...validationResponses,

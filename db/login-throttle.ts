@@ -3,26 +3,30 @@
 // live in PostgreSQL, not in memory, so that every API process of a scaled-out deployment shares them: a count
 // per process would multiply the guesses by the number of processes.
 import { isIPv6 } from 'node:net';
-import { inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { loginThrottles } from './schema/auth.js';
 
-/** A counted key and how many consecutive failures it may have before each further one blocks it. */
+/** A counted key, how many consecutive failures it may have before each further one blocks it, and how long one is remembered. */
 export interface ThrottleKey {
   key: string;
   freeFailures: number;
+  /** A key whose last failure is older than this starts counting again from one. */
+  forgetAfterSeconds: number;
 }
 
 /** Five guesses, then 2 s, 4 s, 8 s … of waiting after each further failure, for the account whoever tries. */
-export const accountKey = (email: string): ThrottleKey => ({ key: `account:${email.toLowerCase()}`, freeFailures: 5 });
+export const accountKey = (email: string): ThrottleKey => ({ key: `account:${email.toLowerCase()}`, freeFailures: 5, forgetAfterSeconds: 24 * 3600 });
 
-/** Looser: one office behind NAT shares an address, and one person mistyping must not lock the others out. */
-export const addressKey = (address: string): ThrottleKey => ({ key: `address:${networkOf(address)}`, freeFailures: 20 });
+/**
+ * Looser: one office behind NAT shares an address, and one person mistyping must not lock the others out. Its count
+ * is not reset by a successful login (an attacker would log into an account of their own between guesses at others'),
+ * only forgotten a quarter of an hour after its last failure.
+ */
+export const addressKey = (address: string): ThrottleKey => ({ key: `address:${networkOf(address)}`, freeFailures: 20, forgetAfterSeconds: 15 * 60 });
 
 /** The longest block, however many failures: long enough to make guessing hopeless, short enough for the owner. */
 export const maxBlockSeconds = 15 * 60;
-/** A key whose last failure is older than this starts counting again from one. */
-const forgetAfter = sql.raw(`interval '1 day'`);
 
 /**
  * The address that is throttled: an IPv4-mapped IPv6 address as the IPv4 address, and any other IPv6 address as its
@@ -76,17 +80,18 @@ class Refused extends Error {
 export async function beginLoginAttempt(db: Db, keys: ThrottleKey[]): Promise<LoginAttempt> {
   const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const attempt = sql.join(
-    sorted.map(({ key, freeFailures }) => sql`(${key}::text, ${freeFailures}::int)`),
+    sorted.map(({ key, freeFailures, forgetAfterSeconds }) => sql`(${key}::text, ${freeFailures}::int, ${forgetAfterSeconds}::int)`),
     sql`, `,
   );
   // The new count: one again when the last failure is long past.
+  const forgetAfter = sql`(select make_interval(secs => a.forget) from attempt a where a.key = t.key)`;
   const failures = sql`(case when t.updated_at < now() - ${forgetAfter} then 1 else t.failures + 1 end)`;
   const free = sql`(select a.free from attempt a where a.key = t.key)`;
   const remaining = (until: SQL) => sql`case when ${until} > now() then greatest(1, ceil(extract(epoch from ${until} - now())))::int end`;
   try {
     return await db.transaction(async (tx) => {
       const rows = await tx.execute<Row>(sql`
-        with attempt (key, free) as (values ${attempt}),
+        with attempt (key, free, forget) as (values ${attempt}),
         blocked as (
           select t.key, t.blocked_until from login_throttles t join attempt a on a.key = t.key where t.blocked_until > now()
         ),
@@ -133,12 +138,19 @@ async function blockedFor(db: Db, keys: ThrottleKey[]): Promise<number> {
   return row?.seconds ?? 1;
 }
 
-/** A successful login: the keys start from zero again. */
-export async function forgetLoginFailures(db: Db, keys: ThrottleKey[]): Promise<void> {
-  await db.delete(loginThrottles).where(
-    inArray(
-      loginThrottles.key,
-      keys.map(({ key }) => key),
-    ),
-  );
+/**
+ * A successful login: its account's key starts from zero again. Its address's key keeps its failures (see
+ * `addressKey`) but not this attempt, counted before the password was checked, nor a block only it started.
+ */
+export async function settleSuccessfulLogin(db: Db, account: ThrottleKey, address: ThrottleKey): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(loginThrottles).where(eq(loginThrottles.key, account.key));
+    await tx
+      .update(loginThrottles)
+      .set({
+        failures: sql`greatest(${loginThrottles.failures} - 1, 0)`,
+        blockedUntil: sql`case when ${loginThrottles.failures} - 1 > ${address.freeFailures} then ${loginThrottles.blockedUntil} end`,
+      })
+      .where(eq(loginThrottles.key, address.key));
+  });
 }

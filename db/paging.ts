@@ -34,6 +34,8 @@ const kinds = {
     cast: 'timestamptz',
   },
   uuid: { text: (column) => sql`${column}::text`, valid: (value) => uuidPattern.test(value), cast: 'uuid' },
+  // Compared in the database's collation, the same one its ORDER BY uses.
+  text: { text: (column) => sql`${column}::text`, valid: (value) => value.length <= 200, cast: 'text' },
   integer: {
     text: (column) => sql`${column}::text`,
     valid: (value) => /^-?\d{1,19}$/.test(value) && BigInt(value) >= int64.min && BigInt(value) <= int64.max,
@@ -45,6 +47,7 @@ function kindOf(column: PgColumn): KeyKind {
   const type = column.getSQLType();
   if (/^timestamp\s*(\(\d\))? with time zone$/.test(type)) return kinds.timestamptz;
   if (type === 'uuid') return kinds.uuid;
+  if (type === 'text') return kinds.text;
   if (/^(smallint|integer|bigint|smallserial|serial|bigserial)$/.test(type)) return kinds.integer;
   throw new Error(`keyset paging does not support column ${column.name} of type ${type}`);
 }

@@ -28,7 +28,7 @@ const envSchema = z.object({
   EMBEDDED_POSTGRES_PORT: port.default(54329),
 
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
-  ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).optional()),
+  ADMIN_PASSWORD: optionalString.pipe(z.string().min(12, 'at least 12 characters, like every password').optional()),
   JWT_SECRET: optionalString.pipe(z.string().min(32).optional()),
   JWT_TTL_SECONDS: z.coerce.number().int().positive().default(12 * 60 * 60),
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { persistentSecret } from './data-dir.js';
 import type { Logger } from './logger.js';
 
 const run = promisify(execFile);
@@ -86,6 +87,9 @@ function stopServer(child: ChildProcess): Promise<void> {
   });
 }
 
+/** What clusters initialised before passwords were generated use. */
+const legacyPassword = 'postgres';
+
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
@@ -96,10 +100,13 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedPostgresServer> {
   const { dataDir, port, log, database = 'ates', persistent = true } = options;
   const user = 'postgres';
-  const password = 'postgres';
+  // Generated once and kept beside the data directory (e.g. DATA_DIR/postgres-password), readable by its owner only.
+  const secret = persistentSecret(path.dirname(dataDir), `${path.basename(dataDir)}-password`);
+  const password = secret.value;
   const bin = await binaries();
   const owner = await serverUser(log);
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(bin, dataDir, user, password, owner);
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (!initialised) await initialise(bin, dataDir, user, password, owner);
   const child = await startServer(bin, dataDir, port, owner, log);
   // Our process ending for any reason must not leave the server running.
   const killOnExit = () => child.kill('SIGINT');
@@ -107,9 +114,19 @@ export async function startEmbeddedPostgres(options: {
   const stop = async () => {
     process.off('exit', killOnExit);
     await stopServer(child);
-    if (!persistent) await rm(dataDir, { recursive: true, force: true });
+    if (!persistent) await Promise.all([rm(dataDir, { recursive: true, force: true }), rm(secret.file, { force: true })]);
   };
   const urlFor = (name: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${name}`;
+  if (initialised && secret.created) {
+    // A data directory from before passwords were generated still has the well-known one: replace it.
+    const legacy = postgres(`postgres://${user}:${legacyPassword}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      await legacy.unsafe(`alter role "${user}" password '${password}'`);
+      log.info(`embedded PostgreSQL: replaced the default password by a generated one (${secret.file})`);
+    } finally {
+      await legacy.end();
+    }
+  }
   const admin = postgres(urlFor('postgres'), { max: 1, onnotice: () => {} });
   try {
     const [exists] = await admin`select 1 from pg_database where datname = ${database}`;

@@ -95,7 +95,7 @@ const stats = {
   retries: new Map<string, number>(),
   /** A retried event answered 409 because its first attempt had landed (the issue's state says so). */
   landedBeforeRetry: 0,
-  /** A completion refused (403) because the shuffle had moved the task to another worker meanwhile. */
+  /** A completion refused (403, or 404 once its former assignee may not see it) because the shuffle had moved the task to another worker meanwhile. */
   movedByShuffle: 0,
   /** A 409 on an event whose issue was not there yet (e.g. close before the start was heard): sent again. */
   notYet: 0,
@@ -485,7 +485,7 @@ function createLoad(api: Api, cast: Cast) {
         if (done.body.state !== 'done' || done.body.status !== 'done') throw new Violation(`task ${task.id} completed into ${done.body.state}/${done.body.status}`);
         return;
       }
-      if (done.status !== 403 && done.status !== 409) throw new Violation(`POST /tasks/${task.id}/complete: ${done.status} ${JSON.stringify(done.body)}`);
+      if (done.status !== 403 && done.status !== 404 && done.status !== 409) throw new Violation(`POST /tasks/${task.id}/complete: ${done.status} ${JSON.stringify(done.body)}`);
       current = await read(task.id);
       if (current.status === 'done') {
         if (done.status === 409 && done.retried) {
@@ -494,7 +494,7 @@ function createLoad(api: Api, cast: Cast) {
         }
         throw new Violation(`task ${task.id} is done though its completion answered ${done.status} on the first attempt`);
       }
-      if (done.status === 403) stats.movedByShuffle++;
+      if (done.status === 403 || done.status === 404) stats.movedByShuffle++;
       else stats.notYet++;
       await sleep(200);
     }
@@ -1156,7 +1156,7 @@ function report(stack: Stack, ran: Awaited<ReturnType<typeof runLoad>> | undefin
     ['requests retried after a transient failure', [...stats.retries.values()].reduce((a, b) => a + b, 0)],
     ...[...stats.retries.entries()].sort().map(([reason, n]) => [`  of which after ${reason}`, n]),
     ['events refused (409) on a retry because the first attempt had landed', stats.landedBeforeRetry],
-    ['completions refused (403) because the shuffle had moved the task', stats.movedByShuffle],
+    ['completions refused (403/404) because the shuffle had moved the task', stats.movedByShuffle],
     ['events refused (409) because the issue was not there yet, sent again', stats.notYet],
     ...stats.phases.map(([phase, ms]) => [`time: ${phase}`, seconds(ms)]),
   ];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sign } from 'hono/jwt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { roles, type Role } from '../db/schema/auth.js';
 import { startHarness, type ApiResponse, type Harness } from './support/harness.js';
 
@@ -9,6 +9,11 @@ beforeAll(async () => {
   h = await startHarness({ workerContexts: [] });
 });
 afterAll(() => h?.stop());
+// Every request here comes from one loopback address, whose failed logins add up across tests (a success does not
+// reset them): each test starts with its address's count at zero, as if from its own client.
+beforeEach(async () => {
+  await h.database.sql`delete from login_throttles where key like 'address:%'`;
+});
 
 const nonAdminRoles = roles.filter((role): role is Exclude<Role, 'admin'> => role !== 'admin');
 const newUser = (role: Role = 'worker') => ({

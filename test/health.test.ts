@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
@@ -137,5 +138,20 @@ describe('API documents', () => {
     const html = await res.text();
     expect(html).toMatch(/<html/i);
     expect(html).toContain('/openapi.json');
+    // Its policy admits the page's own scripts (the inline start by hash), nothing injected beside them.
+    const policy = res.headers.get('content-security-policy') ?? '';
+    const scriptSrc = policy.split('; ').find((directive) => directive.startsWith('script-src ')) ?? '';
+    const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(([, body]) => body!);
+    expect(inline.length).toBeGreaterThan(0);
+    for (const body of inline) expect(scriptSrc).toContain(`'sha256-${createHash('sha256').update(body).digest('base64')}'`);
+    expect(scriptSrc).not.toContain('unsafe-inline');
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('JSON answers carry a policy that loads nothing', async () => {
+    const res = await fetch(`${h.apiUrl}/health`);
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 });

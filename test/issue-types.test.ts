@@ -120,8 +120,14 @@ describe('saving issue types', () => {
     expect(type.status).toBe(200);
     expect(type.body).toMatchObject({ key, version: 2, versions: [2, 1] });
     expect(type.body.definition.states.a.on.go.target).toBe('c');
-    const all = await h.request('GET', '/issue-types', { token: worker.token });
-    expect(all.body.items.find((t: { key: string }) => t.key === key)).toMatchObject({ version: 2 });
+    const listed = [];
+    for (let after = ''; ; ) {
+      const page = await h.request('GET', `/issue-types?limit=200${after && `&after=${after}`}`, { token: worker.token });
+      listed.push(...page.body.items);
+      if (!page.body.nextCursor) break;
+      after = page.body.nextCursor;
+    }
+    expect(listed.filter((t: { key: string }) => t.key === key)).toEqual([expect.objectContaining({ key, version: 2 })]);
 
     // The read model and the event log agree with what each issue's own version did.
     for (const [issue, to] of [

@@ -165,6 +165,24 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
     await expectEveryPageSize('GET /events', expected, walk);
   });
 
+  it('GET /issue-types returns every type once, by key, as a summary of its latest version', async () => {
+    const keys = Array.from({ length: 9 }, (_, i) => `paging_${i}`);
+    const definition = { id: 'paging', initial: 'a', states: { a: {} } };
+    for (const key of keys) {
+      for (const version of [1, 2]) {
+        await h.database.db.execute(sql`
+          insert into issue_types (key, version, name, description, definition)
+          values (${key}, ${version}, ${`${key} v${version}`}, '', ${JSON.stringify(definition)}::jsonb)`);
+      }
+    }
+    const expected = await ids(sql`select distinct key as id from issue_types order by key`);
+    await expectEveryPageSize('GET /issue-types', expected, (limit) => pageThrough('/issue-types', worker.token, limit, { idOf: (type) => type.key }));
+    const first = await h.request('GET', '/issue-types?limit=200', { token: worker.token });
+    const summary = first.body.items.find((type: { key: string }) => type.key === 'paging_0');
+    // The summary leaves the definition and the input out: 500 types must not mean megabytes.
+    expect(summary).toEqual({ key: 'paging_0', version: 2, name: 'paging_0 v2', description: '', createdAt: expect.any(String) });
+  });
+
   it('a cursor the API did not hand out is a 422 naming query.after', async () => {
     const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const cursors = [
@@ -181,6 +199,12 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
         expect(response.headers.get('content-type')).toContain('application/problem+json');
         expect(response.body.errors).toEqual([{ field: 'query.after', message: 'not a cursor this API returned' }]);
       }
+    }
+    // A type key is any text: only what is not a cursor at all is refused.
+    for (const after of ['not-a-cursor', forged([1]), forged(['a', 'b'])]) {
+      const types = await h.request('GET', `/issue-types?after=${encodeURIComponent(after)}`, { token: admin.token });
+      expect(types.status, after).toBe(422);
+      expect(types.body.errors).toEqual([{ field: 'query.after', message: 'not a cursor this API returned' }]);
     }
     const entries = await h.request('GET', `/billing/me?after=${forged(['1.5'])}`, { token: admin.token });
     expect(entries.status).toBe(422);

@@ -220,13 +220,15 @@ describe('what the services API refuses', () => {
     expect(applyForRetired.body.errors[0].field).toBe('body.serviceIds.1');
   });
 
-  it('lets only the offered worker accept (403), the client review once (409 after), with a rating of 1..5 (422)', async () => {
+  it('lets only the offered worker accept (404 to strangers), the client review once (409 after), with a rating of 1..5 (422)', async () => {
     const created = await request(service.id);
     expect(created.assigneeId).toBe(worker.id);
 
     const stranger = await h.user('worker');
     const byStranger = await h.request('POST', `/service-requests/${created.id}/accept`, { token: stranger.token });
-    expect(byStranger.status, JSON.stringify(byStranger.body)).toBe(403);
+    // A worker the request does not concern cannot tell it exists: the same 404 as GET /issues/:id.
+    expect(byStranger.status, JSON.stringify(byStranger.body)).toBe(404);
+    expect((await h.request('GET', `/issues/${created.id}`, { token: stranger.token })).status).toBe(404);
 
     expect((await h.request('POST', `/service-requests/${created.id}/accept`, { token: worker.token })).status).toBe(200);
     const done = await h.request('POST', `/service-requests/${created.id}/done`, { token: worker.token });
@@ -242,7 +244,7 @@ describe('what the services API refuses', () => {
 
     const otherClient = await h.user('client');
     const byOtherClient = await h.request('POST', `/service-requests/${created.id}/review`, { token: otherClient.token, body: { rating: 1 } });
-    expect(byOtherClient.status).toBe(403);
+    expect(byOtherClient.status).toBe(404);
     const byWorker = await h.request('POST', `/service-requests/${created.id}/review`, { token: worker.token, body: { rating: 5 } });
     expect(byWorker.status).toBe(403);
 

@@ -3,6 +3,34 @@
 // (or reopen) it. `inventory.created/started/closed/reopened` are written by the inventory context with the change;
 // every other step emits its own `inventory.*` event here, so the event log tells the scenario in order.
 // `context.startSla` is put in by the API at creation (INVENTORY_START_SLA).
+
+import { z } from 'zod';
+import { declared, matching, Text } from './input.js';
+
+export const Sku = matching(/^[\w.\-/]+$/, 'letters, digits and . _ - /', 64);
+export const ItemName = Text(200);
+export const Quantity = z.number().int().min(0).max(1_000_000_000);
+
+/** What an inventory is created with, from its issue's context: where, and what is expected there. */
+export const InventoryFields = z
+  .object({
+    location: Text(200),
+    items: z
+      .array(z.object({ sku: Sku, name: ItemName, expectedQuantity: Quantity }).strict())
+      .min(1)
+      .max(1000)
+      .superRefine((items, ctx) => {
+        const seen = new Set<string>();
+        items.forEach((item, index) => {
+          if (seen.has(item.sku)) ctx.addIssue({ code: 'custom', path: [index, 'sku'], message: `sku ${item.sku} is listed twice` });
+          seen.add(item.sku);
+        });
+      })
+      .meta({ 'x-uniqueBy': 'sku', errorMessage: 'list 1 to 1000 expected items' }),
+  })
+  .strict();
+/** What a reviewer's `return` carries. */
+const ReturnFields = z.object({ comment: Text(2000) }).strict();
 const event = (name: string, data: Record<string, unknown> = {}) => ({
   type: 'emit',
   params: { name, version: 1, data: { issueId: '$issue.id', inventoryId: '$context.inventoryId', ...data } },
@@ -13,6 +41,7 @@ export const inventoryType = {
   name: 'Inventory',
   description:
     'An inventory count at a location: a random worker starts and counts it, closes the issue, and a random reviewer approves it or returns it with a comment.',
+  input: { context: declared<{ type: 'object' }>(InventoryFields), events: { return: declared<{ type: 'object' }>(ReturnFields) } },
   definition: {
     id: 'inventory',
     initial: 'creatingInventory',

@@ -5,15 +5,21 @@ import { inventoryType } from './inventory.js';
 import { serviceRequestType } from './service-request.js';
 import { taskType } from './task.js';
 
-/** Built-in issue types, seeded as version 1 when their key does not exist yet. */
+/**
+ * Built-in issue types, seeded as version 1 when their key does not exist yet. Their input declarations were
+ * rules in code before types stored them: a version 1 seeded without one gets it written down (the same rules).
+ */
 export const builtinIssueTypes = [taskType, serviceRequestType, inventoryType];
 
 export async function ensureBuiltinIssueTypes(db: Db): Promise<void> {
   for (const type of builtinIssueTypes) {
     await db.execute(sql`
-      insert into ${issueTypes} (key, version, name, description, definition)
-      select ${type.key}, 1, ${type.name}, ${type.description}, ${JSON.stringify(type.definition)}::jsonb
+      insert into ${issueTypes} (key, version, name, description, definition, input)
+      select ${type.key}, 1, ${type.name}, ${type.description}, ${JSON.stringify(type.definition)}::jsonb, ${JSON.stringify(type.input)}::jsonb
       where not exists (select 1 from ${issueTypes} where key = ${type.key})
       on conflict do nothing`);
+    await db.execute(sql`
+      update ${issueTypes} set input = ${JSON.stringify(type.input)}::jsonb
+      where key = ${type.key} and version = 1 and created_by is null and input is null`);
   }
 }

@@ -1,6 +1,19 @@
 // A client's service request (SPEC §5.3, seed 002) as a statechart. The price, the commission and the SLAs are
 // fixed when the request is made (`describeService`); offers go to qualified workers one at a time, never to the
 // same worker twice (`offeredWorkerIds`); billing (charge and credit) commits with the `done` step.
+
+import { z } from 'zod';
+import { declared, Text } from './input.js';
+
+/** What a client gives when requesting a service, beside its title; its first step fixes the price and SLAs from the catalog. */
+export const ServiceRequestFields = z.object({ serviceId: z.uuid(), note: z.string().max(2000).default('') }).strict();
+/** What the events of a service request carry. */
+export const ServiceEventFields = {
+  review: z.object({ rating: z.number().int().min(1).max(5), comment: z.string().max(2000).default('') }).strict(),
+  not_done: z.object({ reason: Text(2000) }).strict(),
+  decline: z.object({ reason: Text(2000).optional() }).strict(),
+  cancel: z.object({ reason: Text(2000).optional() }).strict(),
+};
 const requestId = '$issue.id';
 const toClient = (kind: string, title: string, body: string) => ({ type: 'notify', params: { to: ['clientId'], kind, title, body } });
 const emit = (name: string, data: Record<string, unknown>) => ({ type: 'emit', params: { name, version: 1, data: { requestId, ...data } } });
@@ -19,6 +32,11 @@ export const serviceRequestType = {
   name: 'Service request',
   description:
     'A client orders a catalog service: offered to qualified workers in turn until one accepts, performed, billed, then reviewed by the client.',
+  input: {
+    startRoles: ['client'],
+    context: declared<{ type: 'object' }>(ServiceRequestFields),
+    events: Object.fromEntries(Object.entries(ServiceEventFields).map(([event, schema]) => [event, declared<{ type: 'object' }>(schema)])),
+  },
   definition: {
     id: 'service_request',
     initial: 'describing',

@@ -1,9 +1,22 @@
 // The aTES task (SPEC §5.1) as a statechart. Prices are drawn once, in the root entry, so a shuffle
 // (which re-enters `assigning`) never changes them.
+import { z } from 'zod';
+import { declared, matching } from './input.js';
+
+/** What a task starter gives beside its title: the jira id has its own field, so a title holds no brackets. */
+export const TaskContextFields = z
+  .object({
+    description: z.string().max(5000).default(''),
+    jiraId: matching(/^[A-Z][A-Z0-9]*-\d+$/, 'a jira id such as UBERPOP-42', 50).optional(),
+  })
+  .strict();
+export const TaskTitle = matching(/^[^[\]]*$/, 'must not contain [ or ]: put the jira id in jiraId', 200);
+
 export const taskType = {
   key: 'task',
   name: 'Task',
   description: 'An aTES task: assigned to a random worker (who pays the fee), completed by them for the reward.',
+  input: { title: declared(TaskTitle), context: declared<{ type: 'object' }>(TaskContextFields), events: {} },
   definition: {
     id: 'task',
     initial: 'assigning',

@@ -121,6 +121,11 @@ describe('validationProblem', () => {
     expect(problemFor(Body, { title: 't', items: [{ sku: 'A', quantity: 1, note: 'x' }] }).errors).toEqual([
       { field: 'body.items.0.note', message: 'Unrecognized key: "note"' },
     ]);
+    // Several unknown keys of one object: one error each, not one path made of them all.
+    expect(problemFor(Body, { title: 't', items: [], rewardCents: 1, assigneeId: 'me' }).errors).toEqual([
+      { field: 'body.rewardCents', message: 'Unrecognized key: "rewardCents"' },
+      { field: 'body.assigneeId', message: 'Unrecognized key: "assigneeId"' },
+    ]);
   });
 
   it('names the request part itself when the whole value is wrong', () => {
