@@ -6,12 +6,13 @@ import { createIssueStepActivities } from './issue-step.js';
 import { createIssueActivities } from './issues.js';
 import { createNotificationActivities } from './notifications.js';
 import { createServiceActivities } from './services.js';
+import { createShuffleActivities } from './shuffle.js';
 
 /** Activities of each context, registered on that context's task queue. */
 export function createActivities(deps: ActivityDeps) {
   return {
     // The step runs as a local activity of the issue's worker: it is registered with the issues context.
-    issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps) },
+    issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps), ...createShuffleActivities(deps) },
     billing: createBillingActivities(deps),
     notifications: createNotificationActivities(deps),
     services: createServiceActivities(deps),

@@ -10,27 +10,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Transaction } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
-import { issueTransitions, type StepOutcome } from '../db/schema/issues.js';
+import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.js';
 import { getMailer } from '../lib/mailer.js';
 import { notification, type EffectInput, type EffectName, type IssueEvent, type NotifyParams } from '../workflows/statechart/catalog.js';
+import { stepTakenType, type CommitStepInput } from '../workflows/statechart/step-plan.js';
 import { recordLedgerEffect } from './billing.js';
 import type { ActivityDeps } from './deps.js';
 import { inventoryEffects } from './inventory.js';
-import { appendStepEvents, claimStep, issueEffects, writeReadModel, type RecordStepInput } from './issues.js';
+import { appendStepEvents, claimStep, issueEffects, writeReadModel } from './issues.js';
 import { recordNotification } from './notifications.js';
 import { serviceEffects } from './services.js';
-
-/** One effect of the step, its params already resolved against the context and event it was computed with. */
-export interface StepEffectInput extends EffectInput {
-  name: EffectName;
-}
-
-export interface CommitStepInput extends RecordStepInput {
-  /** The statechart's state value after the step (`to` is its name). */
-  value: unknown;
-  /** In the order the statechart asked for them; an answer is fed back into the statechart as the next event. */
-  effects: StepEffectInput[];
-}
 
 interface StepScope {
   deps: ActivityDeps;
@@ -78,6 +67,28 @@ const refusedData = (error: unknown): string | undefined => {
   return undefined;
 };
 
+/**
+ * Writes a claimed step (its transition row inserted by `claimStep` in this transaction): the read model, the
+ * domain events and every effect, in order; the outcome is stored on the transition and answered. `shuffleId`
+ * marks the steps a shuffle batch commits for the issue.
+ */
+export async function commitClaimedStep(tx: Transaction, deps: ActivityDeps, input: CommitStepInput, shuffleId?: string): Promise<StepOutcome> {
+  await writeReadModel(tx, input);
+  await appendStepEvents(tx, input);
+  const scope: StepScope = { deps, mailKeys: [] };
+  const answers: IssueEvent[] = [];
+  for (const { name, ...effect } of input.effects) {
+    const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
+    if (answer) answers.push({ type: answer.type, data: answer.data });
+  }
+  const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys, ...(shuffleId ? { shuffleId } : {}) };
+  await tx
+    .update(issueTransitions)
+    .set({ outcome })
+    .where(and(eq(issueTransitions.issueId, input.issueId), eq(issueTransitions.step, input.step)));
+  return outcome;
+}
+
 export function createIssueStepActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -85,7 +96,8 @@ export function createIssueStepActivities(deps: ActivityDeps) {
      * Commits one step whole, once. The transition row is the claim: a retried step whose transaction committed
      * (the worker died before Temporal heard) finds it and answers the stored outcome without running anything
      * again, so a random assignee stays the one chosen and no money moves twice. Two overlapping attempts
-     * serialize on that row.
+     * serialize on that row. A claim a shuffle batch holds is not this step's: the issue is told (`Issue.StepTaken`)
+     * and applies the batch's steps first.
      */
     async commitStep(input: CommitStepInput): Promise<StepOutcome> {
       try {
@@ -102,27 +114,23 @@ export function createIssueStepActivities(deps: ActivityDeps) {
   function commit(input: CommitStepInput): Promise<StepOutcome> {
     const { issueId, step } = input;
     return db.transaction(async (tx) => {
+      // The issue's row first, as a shuffle batch locks it: steps and batches of one issue take turns, never deadlock.
+      await tx.select({ step: issues.step }).from(issues).where(eq(issues.id, issueId)).for('update');
       if (!(await claimStep(tx, input))) {
         const [recorded] = await tx
           .select({ outcome: issueTransitions.outcome })
           .from(issueTransitions)
           .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+        if (recorded?.outcome?.shuffleId) {
+          throw ApplicationFailure.create({
+            type: stepTakenType,
+            message: `step ${step} of issue ${issueId} was committed by shuffle ${recorded.outcome.shuffleId}`,
+            nonRetryable: true,
+          });
+        }
         return recorded?.outcome ?? { answers: [], mailKeys: [] };
       }
-      await writeReadModel(tx, input);
-      await appendStepEvents(tx, input);
-      const scope: StepScope = { deps, mailKeys: [] };
-      const answers: IssueEvent[] = [];
-      for (const { name, ...effect } of input.effects) {
-        const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
-        if (answer) answers.push({ type: answer.type, data: answer.data });
-      }
-      const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys };
-      await tx
-        .update(issueTransitions)
-        .set({ outcome })
-        .where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
-      return outcome;
+      return commitClaimedStep(tx, deps, input);
     });
   }
 }

@@ -9,7 +9,8 @@ import { users } from '../db/schema/auth.js';
 import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issues.js';
 import type { Role } from '../db/schema/auth.js';
 import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
-import type { Actor, EffectInput, EmitParams, IssueContext, IssueEvent } from '../workflows/statechart/catalog.js';
+import type { Actor, EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
+import type { RecordStepInput } from '../workflows/statechart/step-plan.js';
 import type { Tx } from '../db/client.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -17,21 +18,6 @@ import type { ActivityDeps } from './deps.js';
 export function stableUuid(key: string): string {
   const hex = createHash('sha256').update(key).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-export interface RecordStepInput {
-  issueId: string;
-  type: { key: string; version: number };
-  title: string;
-  creatorId: string;
-  step: number;
-  from: string | null;
-  event: { type: string; actor: Actor };
-  to: string;
-  status: 'active' | 'done';
-  context: IssueContext;
-  assigneeId: string | null;
-  emits: EmitParams[];
 }
 
 export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temporal'>, delivery: TopicDelivery) {
@@ -123,6 +109,46 @@ export const issueEffects = {
   },
 };
 
+/**
+ * Sends `shuffle` to each task as an update its own workflow commits. The update id is derived from the shuffle, so
+ * a retried batch is deduplicated by Temporal and never reassigns (or charges) a task twice for one shuffle. How
+ * tasks whose workflows started before steps committed in one transaction are shuffled (activities/shuffle.ts).
+ */
+export async function shuffleByUpdates(
+  deps: Pick<ActivityDeps, 'temporal'>,
+  input: { shuffleId: string; actor: Actor; issueIds: string[] },
+): Promise<{ reassigned: number; skipped: number }> {
+  let reassigned = 0;
+  let skipped = 0;
+  const queue = [...input.issueIds];
+  // Cancelled (e.g. the worker shuts down): stop waiting on updates, which this very worker may be the one
+  // to process; the retried batch sends them again under the same update ids.
+  const cancelled = cancellationSignal();
+  // The SDK adds an abort listener per call and keeps it until the signal is gone (with this activity): a batch
+  // makes hundreds of calls, which is expected here, not the leak Node warns of after ten.
+  setMaxListeners(0, cancelled);
+  const worker = async () => {
+    for (let issueId = queue.shift(); issueId; issueId = queue.shift()) {
+      try {
+        await deps.temporal.withAbortSignal(cancelled, () =>
+          deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).executeUpdate(sendEventUpdate, {
+            args: [{ type: 'shuffle', data: { shuffleId: input.shuffleId }, actor: input.actor }],
+            updateId: `shuffle-${input.shuffleId}`,
+          }),
+        );
+        reassigned++;
+      } catch (error) {
+        // Done meanwhile (or finished): not reassigned, by design.
+        if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) skipped++;
+        else throw error;
+      }
+      heartbeat({ reassigned, skipped });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { reassigned, skipped };
+}
+
 export function createIssueActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -150,41 +176,8 @@ export function createIssueActivities(deps: ActivityDeps) {
       return rows.map((row) => row.id);
     },
 
-    /**
-     * Sends `shuffle` to each task. The update id is derived from the shuffle, so a retried batch is
-     * deduplicated by Temporal and never reassigns (or charges) a task twice for one shuffle.
-     */
-    async shuffleTasks(input: { shuffleId: string; actor: Actor; issueIds: string[] }): Promise<{ reassigned: number; skipped: number }> {
-      let reassigned = 0;
-      let skipped = 0;
-      const queue = [...input.issueIds];
-      // Cancelled (e.g. the worker shuts down): stop waiting on updates, which this very worker may be the one
-      // to process; the retried batch sends them again under the same update ids.
-      const cancelled = cancellationSignal();
-      // The SDK adds an abort listener per call and keeps it until the signal is gone (with this activity): a batch
-      // makes hundreds of calls, which is expected here, not the leak Node warns of after ten.
-      setMaxListeners(0, cancelled);
-      const worker = async () => {
-        for (let issueId = queue.shift(); issueId; issueId = queue.shift()) {
-          try {
-            await deps.temporal.withAbortSignal(cancelled, () =>
-              deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).executeUpdate(sendEventUpdate, {
-                args: [{ type: 'shuffle', data: { shuffleId: input.shuffleId }, actor: input.actor }],
-                updateId: `shuffle-${input.shuffleId}`,
-              }),
-            );
-            reassigned++;
-          } catch (error) {
-            // Done meanwhile (or finished): not reassigned, by design.
-            if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) skipped++;
-            else throw error;
-          }
-          heartbeat({ reassigned, skipped });
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, worker));
-      return { reassigned, skipped };
-    },
+    /** The old shuffle's batch (shuffles started before batches committed in one transaction): see `shuffleByUpdates`. */
+    shuffleTasks: (input: { shuffleId: string; actor: Actor; issueIds: string[] }) => shuffleByUpdates(deps, input),
   };
 }
 

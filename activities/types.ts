@@ -2,6 +2,7 @@
 export type { IssueActivities } from './issues.js';
 export type { IssueStepActivities } from './issue-step.js';
 export type { InventoryActivities } from './inventory.js';
+import type { createShuffleActivities } from './shuffle.js';
 import type { createBillingActivities } from './billing.js';
 import type { createNotificationActivities } from './notifications.js';
 import type { createServiceActivities } from './services.js';
@@ -9,3 +10,4 @@ import type { createServiceActivities } from './services.js';
 export type BillingActivities = ReturnType<typeof createBillingActivities>;
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
 export type ServiceActivities = ReturnType<typeof createServiceActivities>;
+export type ShuffleActivities = ReturnType<typeof createShuffleActivities>;

@@ -90,7 +90,13 @@ const WorkerProfileSchema = z
   })
   .openapi('ServiceWorker');
 
-const NewServiceRequestBody = ServiceRequestFields.openapi('NewServiceRequest');
+/**
+ * A route's copy of a service-request schema, named in the OpenAPI document. zod gives an instance the methods its
+ * prototype had when it was made: schemas built before `@hono/zod-openapi` loaded have no `.openapi` (db/seed does
+ * not load it), copies made here do.
+ */
+const named = <S extends z.ZodRawShape>(schema: z.ZodObject<S, z.core.$strict>, name: string) => schema.extend({}).openapi(name);
+const NewServiceRequestBody = named(ServiceRequestFields, 'NewServiceRequest');
 
 const serviceJson = (row: ServiceRow) => ({ ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
 const applicationJson = (row: WorkerApplicationRow, serviceIds: string[]) => ({
@@ -505,7 +511,7 @@ export function serviceRoutes(deps: ApiDeps) {
       event: 'decline',
       who: 'the worker the request is offered to',
       summary: 'Decline the offer (the worker it is offered to); it goes to another qualified worker',
-      body: optionalBody(ServiceEventFields.decline.openapi('ServiceOfferDecline')),
+      body: optionalBody(named(ServiceEventFields.decline, 'ServiceOfferDecline')),
     },
     {
       path: 'done',
@@ -518,21 +524,21 @@ export function serviceRoutes(deps: ApiDeps) {
       event: 'not_done',
       who: 'the worker who accepted the request',
       summary: 'Mark the request not done, with a reason (its worker); nothing is charged',
-      body: jsonBody(ServiceEventFields.not_done.openapi('ServiceNotDone')),
+      body: jsonBody(named(ServiceEventFields.not_done, 'ServiceNotDone')),
     },
     {
       path: 'review',
       event: 'review',
       who: 'the client who made the request',
       summary: 'Review the performed request (its client, once, within the review window)',
-      body: jsonBody(ServiceEventFields.review.openapi('ServiceReview')),
+      body: jsonBody(named(ServiceEventFields.review, 'ServiceReview')),
     },
     {
       path: 'cancel',
       event: 'cancel',
       who: 'the client who made the request, or a manager',
       summary: 'Cancel the request before a worker accepted it (its client, or a manager)',
-      body: optionalBody(ServiceEventFields.cancel.openapi('ServiceRequestCancellation')),
+      body: optionalBody(named(ServiceEventFields.cancel, 'ServiceRequestCancellation')),
     },
   ];
   for (const step of steps) {

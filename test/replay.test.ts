@@ -2,8 +2,9 @@
 // (a task done and one left open after a shuffle, an inventory returned then approved, a service request declined,
 // accepted, done and reviewed), shuffles or billing days fails here. After a deliberate, versioned change:
 // `npm run record-histories`. Histories recorded by earlier code stay in a folder named for the change that
-// followed them (before-step-transaction/: steps recorded first, effects as activities of their own), so the
-// issues such code started keep replaying until the old path is removed.
+// followed them (before-step-transaction/: steps recorded first, effects as activities of their own;
+// before-shuffle-in-sets/: a shuffle sent each task an update that its own workflow committed), so the issues and
+// shuffles such code started keep replaying until the old path is removed.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -11,7 +12,7 @@ import { describe, expect, inject, it } from 'vitest';
 
 const folder = path.resolve('test/histories');
 const recorded = ['task-lifecycle.json', 'task-shuffled-open.json', 'shuffle.json', 'inventory-returned-approved.json', 'service-request-reviewed.json', 'billing-day.json'];
-const generations = ['.', 'before-step-transaction'];
+const generations = ['.', 'before-shuffle-in-sets', 'before-step-transaction'];
 const histories = generations.flatMap((generation) =>
   readdirSync(path.join(folder, generation))
     .filter((file) => file.endsWith('.json'))

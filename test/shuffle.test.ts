@@ -6,7 +6,7 @@ import { ledgerEntries } from '../db/schema/billing.js';
 import { issues, issueTransitions } from '../db/schema/issues.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { updateUser } from '../db/users.js';
-import { issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
+import { issueQuery, issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
@@ -265,5 +265,16 @@ describe('a shuffle of 500 open tasks while their assignees complete 100 of them
       .from(issueTransitions)
       .where(and(eq(issueTransitions.event, 'shuffle'), inArray(issueTransitions.issueId, openBefore)))) as [{ shuffled: number }];
     expect(shuffled).toBe(final.reassigned);
+
+    // The batches committed the shuffles' steps (not the tasks' workflows), and every workflow learned them: its live
+    // state, assignee and step are the read model's.
+    const shuffleSteps = transitions.filter((t) => t.event === 'shuffle' || (t.outcome as { shuffleId?: string } | null)?.shuffleId);
+    expect(shuffleSteps.length).toBeGreaterThan(0);
+    expect(shuffleSteps.every((t) => (t.outcome as { shuffleId?: string } | null)?.shuffleId === shuffleId)).toBe(true);
+    for (const row of open) {
+      const live = await h.services.deps.temporal.workflow.getHandle(issueWorkflowId(row.id)).query(issueQuery, { id: manager.id, role: 'manager' });
+      const read = (await db.select().from(issues).where(eq(issues.id, row.id)))[0]!;
+      expect({ state: live.state, assigneeId: live.assigneeId, step: live.step }, row.id).toEqual({ state: read.state, assigneeId: read.assigneeId, step: read.step });
+    }
   }, 300_000);
 });

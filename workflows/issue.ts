@@ -33,6 +33,8 @@ import {
   issueQuery,
   sendEventUpdate,
   settledUpdate,
+  stepsCommittedSignal,
+  type CommittedSteps,
   type IssueView,
   type IssueWorkflowInput,
   type SendEventInput,
@@ -45,13 +47,11 @@ import {
   systemActor,
   type Actor,
   type EffectInput,
-  type EffectName,
-  type EmitParams,
   type IssueEvent,
   type NotifyParams,
 } from './statechart/catalog.js';
-import { resolveExpressions } from './statechart/expressions.js';
 import { allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
+import { assigneeOf, planStep, resolveParams, stepTakenType, type StepIssue } from './statechart/step-plan.js';
 import { taskQueues } from './task-queues.js';
 
 const steps = proxyLocalActivities<IssueStepActivities>(activityPolicies.step);
@@ -154,11 +154,13 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   let shown = snapshot;
   let busy = true;
   const inbox: Inbox[] = [];
+  /** Steps a shuffle batch committed for this issue, in the order they arrived, not applied here yet. */
+  const committedElsewhere: CommittedSteps[] = [];
   const timers = new Map<string, { scope: CancellationScope; event: IssueEvent; fireAt: number }>();
   const background = new Set<Promise<void>>();
 
-  const assigneeOf = (of: AnyMachineSnapshot) => (typeof of.context.assigneeId === 'string' ? of.context.assigneeId : null);
   const assigneeId = () => assigneeOf(snapshot);
+  const stepIssue: StepIssue = { issueId, type: { key: type.key, version: type.version }, title, creatorId: creator.id };
   let shownStep = stepNo;
   const view = (actor: Actor): IssueView => ({
     id: issueId,
@@ -222,13 +224,6 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       );
   };
 
-  const resolveParams = (action: Extract<StepAction, { kind: 'effect' }>) =>
-    resolveExpressions((action.params ?? {}) as Record<string, unknown>, {
-      context: action.context,
-      event: action.event,
-      issue: { id: issueId, type: type.key },
-    });
-
   const applyTimers = (actions: StepAction[]) => {
     for (const action of actions) {
       if (action.kind === 'schedule') schedule(action.id, action.event, action.delayMs);
@@ -239,10 +234,13 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     }
   };
 
-  /** A step the database refused, as the failure the caller gets and the issue recovers from. */
+  /**
+   * A step the database refused, as the failure the caller gets and the issue recovers from; or a step whose number a
+   * shuffle batch took first (its steps committed for this issue meanwhile), which the issue waits out.
+   */
   const stepFailed = (error: ActivityFailure) =>
     ApplicationFailure.create({
-      type: 'Issue.StepFailed',
+      type: error.cause instanceof ApplicationFailure && error.cause.type === stepTakenType ? stepTakenType : 'Issue.StepFailed',
       message: error.cause instanceof Error ? error.cause.message : error.message,
       nonRetryable: true,
       cause: error,
@@ -263,7 +261,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const runEffect = async (action: Extract<StepAction, { kind: 'effect' }>, key: string): Promise<IssueEvent | void> => {
     const runner = effectRunners[action.type];
     if (!runner) return; // `emit` is recorded with the step
-    const effectInput: EffectInput = { key, issueId, issueType: type.key, params: resolveParams(action), context: action.context };
+    const effectInput: EffectInput = { key, issueId, issueType: type.key, params: resolveParams(stepIssue, action), context: action.context };
     const run = runner(effectInput as never);
     if (!backgroundEffects.has(action.type)) return run;
     runInBackground(`background effect ${action.type} (${key})`, run.then(() => undefined));
@@ -276,32 +274,12 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const apply = async (from: string | null, event: IssueEvent, actions: StepAction[], answers: IssueEvent[]) => {
     stepNo++;
     const thisStep = stepNo;
-    const emits = actions.flatMap((a) =>
-      a.kind === 'effect' && a.type === 'emit'
-        ? [resolveExpressions(a.params as EmitParams, { context: a.context, event: a.event, issue: { id: issueId, type: type.key } })]
-        : [],
-    );
-    const record = {
-      issueId,
-      type: { key: type.key, version: type.version },
-      title,
-      creatorId: creator.id,
-      step: thisStep,
-      from,
-      event: { type: event.type, actor: event.actor ?? systemActor },
-      to: stateName(snapshot.value),
-      status: snapshot.status === 'done' ? ('done' as const) : ('active' as const),
-      context: snapshot.context,
-      assigneeId: assigneeId(),
-      emits,
-    };
-    if (!patched(stepTransactionPatch)) return applyOnOldPath(record, actions, answers);
-    const effects = actions.flatMap((action, index) =>
-      action.kind === 'effect' && action.type !== 'emit'
-        ? [{ name: action.type as EffectName, key: `${issueId}:${thisStep}:${index}`, issueId, issueType: type.key, params: resolveParams(action), context: action.context }]
-        : [],
-    );
-    const outcome = await steps.commitStep({ ...record, value: snapshot.value, effects }).catch((error: unknown) => {
+    const plan = planStep(stepIssue, thisStep, from, event, snapshot, actions);
+    if (!patched(stepTransactionPatch)) {
+      const { value: _value, effects: _effects, ...record } = plan;
+      return applyOnOldPath(record, actions, answers);
+    }
+    const outcome = await steps.commitStep(plan).catch((error: unknown) => {
       throw error instanceof ActivityFailure ? stepFailed(error) : error;
     });
     shown = snapshot;
@@ -363,6 +341,37 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     return true;
   };
 
+  const isStepTaken = (error: unknown) => error instanceof ApplicationFailure && error.type === stepTakenType;
+
+  /**
+   * Applies steps a shuffle batch committed: their events go through the machine (timers start or stop), nothing is
+   * committed again. A repeated message (the batch retried after its commit) finds the issue past its steps.
+   */
+  const applyCommitted = (steps: CommittedSteps) => {
+    if (steps.fromStep !== stepNo) {
+      if (steps.fromStep > stepNo) log.error('committed steps that do not follow the last step; ignored', { issueId, step: stepNo, fromStep: steps.fromStep });
+      return;
+    }
+    for (const event of steps.events) {
+      const [next, actions] = step(machine, snapshot, event);
+      snapshot = next;
+      stepNo++;
+      applyTimers(actions);
+    }
+    shown = snapshot;
+    shownStep = stepNo;
+    searchAttributesDue = true;
+    showSearchAttributes();
+    if (steps.mailKeys.length > 0) runInBackground('mail delivery', notifications.deliverMails({ keys: steps.mailKeys }));
+  };
+
+  /** After a step whose number a shuffle batch took: back to the last committed step, until the batch's message is here. */
+  const waitForCommittedSteps = async () => {
+    snapshot = shown;
+    stepNo = shownStep;
+    await condition(() => committedElsewhere.length > 0);
+  };
+
   setHandler(issueQuery, (actor) => view(actor));
   setHandler(settledUpdate, async (actor) => {
     await condition(() => !busy);
@@ -376,7 +385,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         // While a step commits, the state it leads to is not shown yet: the main loop decides after the commit,
         // so an event refused because of that state (a retried `complete` finding the task done) is refused only
         // once everything the state stands for is in the database.
-        if (busy) return;
+        if (busy || committedElsewhere.length > 0) return;
         // A system event that arrived first but is not applied yet (a topic delivery, a timer in the same activation)
         // may be what allows this one (a `close` right after the inventory's start): the main loop decides after it.
         if (inbox.some((item) => !item.settle)) return;
@@ -388,6 +397,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   setHandler(deliverSignal, ({ type: eventType, data }) => {
     inbox.push({ event: { type: eventType, data, actor: systemActor } });
   });
+  setHandler(stepsCommittedSignal, (steps) => void committedElsewhere.push(steps));
 
   if (input.carried) {
     for (const timer of input.carried.timers) schedule(timer.id, timer.event, timer.remainingMs);
@@ -397,22 +407,27 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
       for (const answer of answers) await settleAfter(answer);
     } catch (error) {
+      if (isStepTaken(error)) await waitForCommittedSteps();
       // An issue whose first step failed never existed: the start fails.
-      if (shownStep === 0 || !recoverFrom(error)) throw error;
+      else if (shownStep === 0 || !recoverFrom(error)) throw error;
     }
     showSearchAttributes();
   }
   busy = false;
 
   while (snapshot.status === 'active') {
-    await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    await condition(() => committedElsewhere.length > 0 || inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    if (committedElsewhere.length > 0) {
+      applyCommitted(committedElsewhere.shift()!);
+      continue;
+    }
     const item = inbox.shift();
     if (!item) {
       // Long-lived issues start a fresh history, carrying their state and the time left on each timer.
       // Waiting may admit a new event: then it is handled first, never dropped by the new run.
       await Promise.all(background);
-      await condition(() => allHandlersFinished() || inbox.length > 0);
-      if (inbox.length > 0) continue;
+      await condition(() => allHandlersFinished() || inbox.length > 0 || committedElsewhere.length > 0);
+      if (inbox.length > 0 || committedElsewhere.length > 0) continue;
       const now = Date.now();
       return continueAsNew<typeof issueWorkflow>({
         ...input,
@@ -426,6 +441,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     }
     busy = true;
     const { event, settle } = item;
+    const stepBefore = stepNo;
     try {
       // Checked again: an earlier event in the inbox may have changed the state since validation.
       const refused = settle && refusal(event as SendEventInput);
@@ -435,6 +451,13 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
         settle?.resolve(view(event.actor ?? systemActor));
       }
     } catch (error) {
+      if (isStepTaken(error)) {
+        // The batch's steps come first; an event none of whose steps committed is then taken again on top of them.
+        await waitForCommittedSteps();
+        if (stepNo === stepBefore) inbox.unshift(item);
+        else settle?.resolve(view(event.actor ?? systemActor));
+        continue;
+      }
       settle?.reject(error);
       if (!recoverFrom(error)) throw error;
     } finally {

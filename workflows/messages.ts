@@ -1,6 +1,6 @@
 // Messages of the issue and shuffle workflows: the one place both the API and the workflows import.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Actor, IssueContext } from './statechart/catalog.js';
+import type { Actor, IssueContext, IssueEvent } from './statechart/catalog.js';
 import type { IssueTypeDefinition } from './statechart/machine.js';
 
 export const issueWorkflowId = (issueId: string) => `issue-${issueId}`;
@@ -62,6 +62,18 @@ export const settledUpdate = defineUpdate<IssueView, [Actor]>('settled');
 export const sendEventUpdate = defineUpdate<IssueView, [SendEventInput]>('sendEvent');
 /** Something was published to a topic the issue subscribed to. */
 export const deliverSignal = defineSignal<[TopicDelivery]>('deliver');
+/**
+ * Steps a shuffle batch committed for the issue from step `fromStep` on (transitions, read model, effects, all in the
+ * batch's transaction): the issue applies their events to its machine, committing nothing again.
+ */
+export interface CommittedSteps {
+  shuffleId: string;
+  fromStep: number;
+  events: IssueEvent[];
+  /** Mails the steps left in the outbox, delivered by the issue as after its own steps. */
+  mailKeys: string[];
+}
+export const stepsCommittedSignal = defineSignal<[CommittedSteps]>('stepsCommitted');
 /** The live issue, with the events the given user may send. */
 export const issueQuery = defineQuery<IssueView, [Actor]>('issue');
 

@@ -55,6 +55,10 @@ export interface StepOutcome {
   answers: EffectAnswer[];
   /** Keys of the e-mail deliveries the step recorded as `pending` (delivered after the step, outside it). */
   mailKeys: string[];
+  /** Set on the steps a shuffle batch committed for the issue (not the issue's workflow). */
+  shuffleId?: string;
+  /** On the first of them: the message that tells the issue's workflow (workflows/messages.ts `CommittedSteps`). */
+  steps?: { shuffleId: string; fromStep: number; events: (EffectAnswer & { actor?: { id: string; role: string } })[]; mailKeys: string[] };
 }
 
 export const issueTransitions = pgTable(

@@ -1,0 +1,176 @@
+// Issues context: the shuffle in sets. One transaction per batch of open tasks runs each task's `shuffle` through
+// its statechart and commits the steps that follow (new assignee, fee, events, notification) as the task's own
+// workflow would; after the commit, each task's workflow learns its steps with one signal and applies them to its
+// machine without committing anything again (workflows/issue.ts `applyCommitted`).
+//
+// The batch and the tasks' own steps never interleave: both lock the task's read-model row before they claim a step
+// number, so a task completed first is not shuffled (it is no longer active), and a completion that comes second
+// finds its step number taken and is taken again after the shuffle's steps (and refused: the task is someone
+// else's now).
+import { heartbeat } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { and, asc, eq, gt, inArray, isNotNull, or, sql } from 'drizzle-orm';
+import type { AnyStateMachine, StateValue } from 'xstate';
+import type { Transaction } from '../db/client.js';
+import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
+import { issueWorkflowId, stepsCommittedSignal, type CommittedSteps } from '../workflows/messages.js';
+import { systemActor, type Actor, type IssueEvent } from '../workflows/statechart/catalog.js';
+import { buildMachine, restore, stateName, step, type IssueTypeDefinition } from '../workflows/statechart/machine.js';
+import { planStep } from '../workflows/statechart/step-plan.js';
+import type { ActivityDeps } from './deps.js';
+import { commitClaimedStep } from './issue-step.js';
+import { claimStep, shuffleByUpdates } from './issues.js';
+
+export interface ShuffleBatchInput {
+  shuffleId: string;
+  actor: Actor;
+  /** The last task id of the previous batch. */
+  after?: string;
+  limit: number;
+}
+
+export interface ShuffleBatchResult {
+  /** Open tasks the batch looked at; 0: the shuffle is over. */
+  seen: number;
+  reassigned: number;
+  /** Tasks that could not be shuffled in their state (e.g. still being assigned). */
+  skipped: number;
+  /** Where the next batch starts. */
+  last?: string;
+}
+
+/** Signals in flight at once. */
+const signalLanes = 32;
+
+export function createShuffleActivities(deps: ActivityDeps) {
+  const { db } = deps.database;
+  return {
+    /**
+     * Shuffles the next `limit` open tasks after `after`. Retried after its commit (the worker died before Temporal
+     * heard), it finds the steps this shuffle committed and sends their messages again instead of shuffling twice.
+     */
+    async shuffleTaskBatch(input: ShuffleBatchInput): Promise<ShuffleBatchResult> {
+      const batch = await db.transaction((tx) => commitBatch(tx, deps, input));
+      let sent = 0;
+      const queue = [...batch.messages];
+      await Promise.all(
+        Array.from({ length: signalLanes }, async () => {
+          for (let message = queue.shift(); message; message = queue.shift()) {
+            try {
+              await deps.temporal.workflow.getHandle(issueWorkflowId(message.issueId)).signal(stepsCommittedSignal, message.steps);
+            } catch (error) {
+              // Finished meanwhile: nothing is left to tell it.
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+            }
+            if (++sent % 100 === 0) heartbeat({ sent });
+          }
+        }),
+      );
+      // Tasks whose workflows started before steps committed in one transaction take the shuffle as an update.
+      const older = batch.olderIssueIds.length ? await shuffleByUpdates(deps, { shuffleId: input.shuffleId, actor: input.actor, issueIds: batch.olderIssueIds }) : { reassigned: 0, skipped: 0 };
+      return {
+        seen: batch.seen,
+        reassigned: batch.reassigned + older.reassigned,
+        skipped: batch.skipped + older.skipped,
+        ...(batch.last ? { last: batch.last } : {}),
+      };
+    },
+  };
+}
+
+interface CommittedBatch {
+  seen: number;
+  reassigned: number;
+  skipped: number;
+  last?: string;
+  messages: { issueId: string; steps: CommittedSteps }[];
+  olderIssueIds: string[];
+}
+
+async function commitBatch(tx: Transaction, deps: ActivityDeps, input: ShuffleBatchInput): Promise<CommittedBatch> {
+  const { shuffleId, actor } = input;
+  const rows = await tx
+    .select()
+    .from(issues)
+    .where(and(eq(issues.typeKey, 'task'), eq(issues.status, 'active'), input.after ? gt(issues.id, input.after) : undefined))
+    .orderBy(asc(issues.id))
+    .limit(input.limit)
+    .for('update');
+  const result: CommittedBatch = { seen: rows.length, reassigned: 0, skipped: 0, last: rows.at(-1)?.id, messages: [], olderIssueIds: [] };
+  if (rows.length === 0) return result;
+
+  // The first step of each task this shuffle moved already holds the message that tells its workflow.
+  const earlier = await tx
+    .select({ issueId: issueTransitions.issueId, outcome: issueTransitions.outcome })
+    .from(issueTransitions)
+    .where(
+      and(
+        inArray(
+          issueTransitions.issueId,
+          rows.map((row) => row.id),
+        ),
+        sql`${issueTransitions.outcome}->>'shuffleId' = ${shuffleId}`,
+        isNotNull(sql`${issueTransitions.outcome}->'steps'`),
+      ),
+    );
+  const sentBefore = new Map(earlier.map((row) => [row.issueId, row.outcome!.steps as CommittedSteps]));
+
+  const definitions = await tx
+    .select({ key: issueTypes.key, version: issueTypes.version, definition: issueTypes.definition })
+    .from(issueTypes)
+    .where(or(...[...new Set(rows.map((row) => `${row.typeKey}@${row.typeVersion}`))].map((pinned) => {
+      const [key, version] = pinned.split('@') as [string, string];
+      return and(eq(issueTypes.key, key), eq(issueTypes.version, Number(version)));
+    })));
+  const definitionOf = new Map(definitions.map((row) => [`${row.key}@${row.version}`, row.definition as IssueTypeDefinition]));
+
+  for (const row of rows) {
+    const earlierSteps = sentBefore.get(row.id);
+    if (earlierSteps) {
+      result.messages.push({ issueId: row.id, steps: earlierSteps });
+      result.reassigned++;
+      continue;
+    }
+    // Written by a workflow on the path before steps committed in one transaction: no state value to step from.
+    if (row.value === null) {
+      result.olderIssueIds.push(row.id);
+      continue;
+    }
+    const definition = definitionOf.get(`${row.typeKey}@${row.typeVersion}`);
+    if (!definition) throw new Error(`issue ${row.id} is pinned to ${row.typeKey}@${row.typeVersion}, which does not exist`);
+    // Built per issue, as its workflow does: `$issue.id` in its expressions is this issue's.
+    const machine: AnyStateMachine = buildMachine(definition, { id: row.id, type: row.typeKey });
+    const issue = { issueId: row.id, type: { key: row.typeKey, version: row.typeVersion }, title: row.title, creatorId: row.creatorId };
+    let snapshot = restore(machine, row.value as StateValue, row.context as Record<string, unknown>);
+    let stepNo = row.step;
+    const events: IssueEvent[] = [];
+    const mailKeys: string[] = [];
+    // The issue's settle loop: the shuffle, then each effect answer in turn, until none is left.
+    const queue: IssueEvent[] = [{ type: 'shuffle', data: { shuffleId }, actor }];
+    for (let event = queue.shift(); event; event = queue.shift()) {
+      const [next, actions] = step(machine, snapshot, event);
+      if (next === snapshot) continue;
+      stepNo++;
+      const plan = planStep(issue, stepNo, stateName(snapshot.value), event, next, actions);
+      // The row is locked: no step of this issue can hold this number.
+      if (!(await claimStep(tx, plan))) throw new Error(`step ${stepNo} of issue ${row.id} is taken though the issue is locked`);
+      const outcome = await commitClaimedStep(tx, deps, plan, shuffleId);
+      events.push(event);
+      mailKeys.push(...outcome.mailKeys);
+      for (const answer of outcome.answers) queue.push({ ...answer, actor: systemActor });
+      snapshot = next;
+    }
+    if (events.length === 0) {
+      result.skipped++;
+      continue;
+    }
+    const steps: CommittedSteps = { shuffleId, fromStep: row.step, events, mailKeys };
+    await tx
+      .update(issueTransitions)
+      .set({ outcome: sql`${issueTransitions.outcome} || ${JSON.stringify({ steps })}::jsonb` })
+      .where(and(eq(issueTransitions.issueId, row.id), eq(issueTransitions.step, row.step + 1)));
+    result.messages.push({ issueId: row.id, steps });
+    result.reassigned++;
+  }
+  return result;
+}
