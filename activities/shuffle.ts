@@ -1,7 +1,7 @@
 // Issues context: the shuffle in sets. One transaction per batch of open tasks runs each task's `shuffle` through
 // its statechart and commits the steps that follow (new assignee, fee, events, notification) as the task's own
-// workflow would; after the commit, each task's workflow learns its steps with one signal and applies them to its
-// machine without committing anything again (workflows/issue.ts `applyCommitted`).
+// workflow would; then each task's workflow learns its steps with one signal (sent while the next batch commits)
+// and applies them to its machine without committing anything again (workflows/issue.ts `applyCommitted`).
 //
 // The batch and the tasks' own steps never interleave: both lock the task's read-model row before they claim a step
 // number, so a task completed first is not shuffled (it is no longer active), and a completion that comes second
@@ -9,7 +9,7 @@
 // else's now).
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, asc, eq, gt, inArray, isNotNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { AnyStateMachine, StateValue } from 'xstate';
 import type { Transaction } from '../db/client.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
@@ -39,6 +39,8 @@ export interface ShuffleBatchResult {
   last?: string;
 }
 
+/** Tasks of a batch whose steps are written at once. */
+const tasksInFlight = 16;
 /** Signals in flight at once. */
 const signalLanes = 32;
 
@@ -50,22 +52,9 @@ export function createShuffleActivities(deps: ActivityDeps) {
      * heard), it finds the steps this shuffle committed and sends their messages again instead of shuffling twice.
      */
     async shuffleTaskBatch(input: ShuffleBatchInput): Promise<ShuffleBatchResult> {
+      const started = performance.now();
       const batch = await db.transaction((tx) => commitBatch(tx, deps, input));
-      let sent = 0;
-      const queue = [...batch.messages];
-      await Promise.all(
-        Array.from({ length: signalLanes }, async () => {
-          for (let message = queue.shift(); message; message = queue.shift()) {
-            try {
-              await deps.temporal.workflow.getHandle(issueWorkflowId(message.issueId)).signal(stepsCommittedSignal, message.steps);
-            } catch (error) {
-              // Finished meanwhile: nothing is left to tell it.
-              if (!(error instanceof WorkflowNotFoundError)) throw error;
-            }
-            if (++sent % 100 === 0) heartbeat({ sent });
-          }
-        }),
-      );
+      deps.log.info(`shuffle ${input.shuffleId}: ${batch.reassigned} of ${batch.seen} tasks committed in ${Math.round(performance.now() - started)} ms`);
       // Tasks whose workflows started before steps committed in one transaction take the shuffle as an update.
       const older = batch.olderIssueIds.length ? await shuffleByUpdates(deps, { shuffleId: input.shuffleId, actor: input.actor, issueIds: batch.olderIssueIds }) : { reassigned: 0, skipped: 0 };
       return {
@@ -75,6 +64,41 @@ export function createShuffleActivities(deps: ActivityDeps) {
         ...(batch.last ? { last: batch.last } : {}),
       };
     },
+
+    /**
+     * Tells each task of a committed batch (ids after `after` up to `last`) its steps, with one signal: the message
+     * the batch stored on the first step it committed for the task. Sent again when retried; a workflow applies a
+     * message once.
+     */
+    async tellShuffledTasks(input: { shuffleId: string; after?: string; last: string }): Promise<{ told: number }> {
+      const rows = await db
+        .select({ issueId: issueTransitions.issueId, outcome: issueTransitions.outcome })
+        .from(issueTransitions)
+        .where(
+          and(
+            input.after ? gt(issueTransitions.issueId, input.after) : undefined,
+            lte(issueTransitions.issueId, input.last),
+            sql`${issueTransitions.outcome}->>'shuffleId' = ${input.shuffleId}`,
+            isNotNull(sql`${issueTransitions.outcome}->'steps'`),
+          ),
+        );
+      let told = 0;
+      const queue = [...rows];
+      await Promise.all(
+        Array.from({ length: signalLanes }, async () => {
+          for (let row = queue.shift(); row; row = queue.shift()) {
+            try {
+              await deps.temporal.workflow.getHandle(issueWorkflowId(row.issueId)).signal(stepsCommittedSignal, row.outcome!.steps as CommittedSteps);
+            } catch (error) {
+              // Finished meanwhile: nothing is left to tell it.
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+            }
+            if (++told % 100 === 0) heartbeat({ told });
+          }
+        }),
+      );
+      return { told };
+    },
   };
 }
 
@@ -83,7 +107,6 @@ interface CommittedBatch {
   reassigned: number;
   skipped: number;
   last?: string;
-  messages: { issueId: string; steps: CommittedSteps }[];
   olderIssueIds: string[];
 }
 
@@ -96,12 +119,12 @@ async function commitBatch(tx: Transaction, deps: ActivityDeps, input: ShuffleBa
     .orderBy(asc(issues.id))
     .limit(input.limit)
     .for('update');
-  const result: CommittedBatch = { seen: rows.length, reassigned: 0, skipped: 0, last: rows.at(-1)?.id, messages: [], olderIssueIds: [] };
+  const result: CommittedBatch = { seen: rows.length, reassigned: 0, skipped: 0, last: rows.at(-1)?.id, olderIssueIds: [] };
   if (rows.length === 0) return result;
 
-  // The first step of each task this shuffle moved already holds the message that tells its workflow.
+  // Tasks this shuffle moved already (a retried batch): counted again, not moved again.
   const earlier = await tx
-    .select({ issueId: issueTransitions.issueId, outcome: issueTransitions.outcome })
+    .select({ issueId: issueTransitions.issueId })
     .from(issueTransitions)
     .where(
       and(
@@ -113,28 +136,30 @@ async function commitBatch(tx: Transaction, deps: ActivityDeps, input: ShuffleBa
         isNotNull(sql`${issueTransitions.outcome}->'steps'`),
       ),
     );
-  const sentBefore = new Map(earlier.map((row) => [row.issueId, row.outcome!.steps as CommittedSteps]));
+  const movedBefore = new Set(earlier.map((row) => row.issueId));
 
   const definitions = await tx
     .select({ key: issueTypes.key, version: issueTypes.version, definition: issueTypes.definition })
     .from(issueTypes)
-    .where(or(...[...new Set(rows.map((row) => `${row.typeKey}@${row.typeVersion}`))].map((pinned) => {
-      const [key, version] = pinned.split('@') as [string, string];
-      return and(eq(issueTypes.key, key), eq(issueTypes.version, Number(version)));
-    })));
+    .where(
+      or(
+        ...[...new Set(rows.map((row) => `${row.typeKey}@${row.typeVersion}`))].map((pinned) => {
+          const [key, version] = pinned.split('@') as [string, string];
+          return and(eq(issueTypes.key, key), eq(issueTypes.version, Number(version)));
+        }),
+      ),
+    );
   const definitionOf = new Map(definitions.map((row) => [`${row.key}@${row.version}`, row.definition as IssueTypeDefinition]));
 
-  for (const row of rows) {
-    const earlierSteps = sentBefore.get(row.id);
-    if (earlierSteps) {
-      result.messages.push({ issueId: row.id, steps: earlierSteps });
+  const shuffleOne = async (row: (typeof rows)[number]) => {
+    if (movedBefore.has(row.id)) {
       result.reassigned++;
-      continue;
+      return;
     }
     // Written by a workflow on the path before steps committed in one transaction: no state value to step from.
     if (row.value === null) {
       result.olderIssueIds.push(row.id);
-      continue;
+      return;
     }
     const definition = definitionOf.get(`${row.typeKey}@${row.typeVersion}`);
     if (!definition) throw new Error(`issue ${row.id} is pinned to ${row.typeKey}@${row.typeVersion}, which does not exist`);
@@ -162,15 +187,22 @@ async function commitBatch(tx: Transaction, deps: ActivityDeps, input: ShuffleBa
     }
     if (events.length === 0) {
       result.skipped++;
-      continue;
+      return;
     }
     const steps: CommittedSteps = { shuffleId, fromStep: row.step, events, mailKeys };
     await tx
       .update(issueTransitions)
       .set({ outcome: sql`${issueTransitions.outcome} || ${JSON.stringify({ steps })}::jsonb` })
       .where(and(eq(issueTransitions.issueId, row.id), eq(issueTransitions.step, row.step + 1)));
-    result.messages.push({ issueId: row.id, steps });
     result.reassigned++;
-  }
+  };
+  // Tasks are independent: several go at once on the transaction's one connection, which pipelines their statements
+  // (each task's own statements stay in order).
+  const pending = [...rows];
+  await Promise.all(
+    Array.from({ length: tasksInFlight }, async () => {
+      for (let row = pending.shift(); row; row = pending.shift()) await shuffleOne(row);
+    }),
+  );
   return result;
 }

@@ -126,6 +126,18 @@ export function issueProblem(error: unknown): ProblemError | undefined {
   return undefined;
 }
 
+/** How long an event refused by an issue still applying committed steps is sent again. */
+const catchUpWindowMs = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether the issue refused the event judging from a step before `step` (see workflows/issue.ts `refusal`). */
+function judgedBefore(error: unknown, step: number): boolean {
+  const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || (cause.type !== 'Issue.GuardRejected' && cause.type !== 'Issue.EventNotAllowed')) return false;
+  const judgedAt = (cause.details?.[0] as { step?: unknown } | undefined)?.step;
+  return typeof judgedAt === 'number' && judgedAt < step;
+}
+
 /** Documented on routes that wait for an issue's workflow. */
 export const unavailableResponse = problemContent('The issue is recovering from a worker failure; retry after Retry-After seconds');
 
@@ -261,11 +273,19 @@ export function issueService(deps: ApiDeps) {
       if (type) event = { ...event, data: checkEventData(type, event.type, event.data) };
       const finished = (issue: typeof row) => problems.conflict(`issue ${id} is ${issue.state}: it takes no more events`, 'event-not-allowed');
       if (row.status === 'done') throw finished(row);
+      const handle = deps.temporal.workflow.getHandle(issueWorkflowId(id));
+      const sendOnce = () =>
+        untilWorkflowRecovers((updateId) => handle.executeUpdate(sendEventUpdate, { args: [{ type: event.type, data: event.data, actor: actorOf(user) }], updateId }));
       try {
-        const handle = deps.temporal.workflow.getHandle(issueWorkflowId(id));
-        return await untilWorkflowRecovers((updateId) =>
-          handle.executeUpdate(sendEventUpdate, { args: [{ type: event.type, data: event.data, actor: actorOf(user) }], updateId }),
-        );
+        // Refused from a step before the read model's: the issue has not applied the steps a shuffle batch committed
+        // for it yet (it does within moments), so the answer would be about a state that is gone. Asked again then.
+        for (const deadline = Date.now() + catchUpWindowMs; ; await sleep(100)) {
+          try {
+            return await sendOnce();
+          } catch (error) {
+            if (!(judgedBefore(error, row.step) && Date.now() < deadline)) throw error;
+          }
+        }
       } catch (error) {
         const problem = issueProblem(error);
         if (problem) throw problem;

@@ -193,16 +193,21 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     ]);
   };
 
-  /** Why a user event cannot be taken now, as the failure the API maps to 409 or 403. */
+  /**
+   * Why a user event cannot be taken now, as the failure the API maps to 409 or 403. It names the step it judged
+   * from: when the read model is further (a shuffle batch committed steps this issue has not applied yet), the
+   * API sends the event again once the issue has caught up.
+   */
   const refusal = (event: SendEventInput): ApplicationFailure | undefined => {
+    const judgedAt = { step: stepNo };
     if (isSystemEventType(event.type) || event.type.startsWith('xstate.')) {
       return ApplicationFailure.nonRetryable(`"${event.type}" is a system event`, 'Issue.EventNotAllowed');
     }
     if (snapshot.status !== 'active' || !handledEventTypes(snapshot).includes(event.type)) {
-      return ApplicationFailure.nonRetryable(`"${event.type}" is not allowed in state ${stateName(snapshot.value)}`, 'Issue.EventNotAllowed');
+      return ApplicationFailure.nonRetryable(`"${event.type}" is not allowed in state ${stateName(snapshot.value)}`, 'Issue.EventNotAllowed', judgedAt);
     }
     if (!snapshot.can({ type: event.type, data: event.data ?? {}, actor: event.actor })) {
-      return ApplicationFailure.nonRetryable(`you may not send "${event.type}" to this issue now`, 'Issue.GuardRejected');
+      return ApplicationFailure.nonRetryable(`you may not send "${event.type}" to this issue now`, 'Issue.GuardRejected', judgedAt);
     }
     return undefined;
   };

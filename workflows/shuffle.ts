@@ -20,13 +20,20 @@ export async function shuffleWorkflow(input: ShuffleInput): Promise<ShuffleProgr
   const progress: ShuffleProgress = input.resume?.progress ?? { shuffleId, status: 'running', seen: 0, reassigned: 0, skipped: 0, startedBy: actor.id };
   setHandler(shuffleProgressQuery, () => progress);
 
+  // The tasks of the batch before are told their steps while the next batch commits: at most one telling at a time.
+  let telling: Promise<unknown> = Promise.resolve();
   // Keyset paging over the read model: tasks created meanwhile are shuffled if their id comes later.
   for (let after = input.resume?.after; ; ) {
     // A shuffle of very many tasks goes on in a fresh history, from where it was.
-    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof shuffleWorkflow>({ ...input, resume: { after, progress } });
+    if (workflowInfo().continueAsNewSuggested) {
+      await telling;
+      return continueAsNew<typeof shuffleWorkflow>({ ...input, resume: { after, progress } });
+    }
     if (patched(shuffleInSetsPatch)) {
       const batch = await sets.shuffleTaskBatch({ shuffleId, actor, after, limit: batchSize });
       if (batch.seen === 0) break;
+      await telling;
+      telling = sets.tellShuffledTasks({ shuffleId, after, last: batch.last! });
       progress.seen += batch.seen;
       progress.reassigned += batch.reassigned;
       progress.skipped += batch.skipped;
@@ -41,6 +48,7 @@ export async function shuffleWorkflow(input: ShuffleInput): Promise<ShuffleProgr
     progress.skipped += result.skipped;
     after = issueIds.at(-1);
   }
+  await telling;
   progress.status = 'completed';
   return progress;
 }

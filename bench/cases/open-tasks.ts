@@ -41,6 +41,7 @@ export async function openTasks(stack: ProductStack, options: { creator: BenchUs
         typeVersion: type.version,
         title: task.title,
         state: 'open',
+        value: 'open',
         status: 'active' as const,
         context: task.context,
         assigneeId: task.assigneeId,
