@@ -67,21 +67,25 @@ const refusedData = (error: unknown): string | undefined => {
   return undefined;
 };
 
-/**
- * Writes a claimed step (its transition row inserted by `claimStep` in this transaction): the read model, the
- * domain events and every effect, in order; the outcome is stored on the transition and answered. `shuffleId`
- * marks the steps a shuffle batch commits for the issue.
- */
-export async function commitClaimedStep(tx: Transaction, deps: ActivityDeps, input: CommitStepInput, shuffleId?: string): Promise<StepOutcome> {
-  await writeReadModel(tx, input);
-  await appendStepEvents(tx, input);
+/** Runs a step's effects in order inside `tx`: what they answered, and the mails they left in the outbox. */
+export async function runStepEffects(tx: Transaction, deps: ActivityDeps, effects: CommitStepInput['effects']): Promise<StepOutcome> {
   const scope: StepScope = { deps, mailKeys: [] };
   const answers: IssueEvent[] = [];
-  for (const { name, ...effect } of input.effects) {
+  for (const { name, ...effect } of effects) {
     const answer = await runnerOf(name)(tx, effect as EffectInput<never>, scope);
     if (answer) answers.push({ type: answer.type, data: answer.data });
   }
-  const outcome: StepOutcome = { answers, mailKeys: scope.mailKeys, ...(shuffleId ? { shuffleId } : {}) };
+  return { answers, mailKeys: scope.mailKeys };
+}
+
+/**
+ * Writes a claimed step (its transition row inserted by `claimStep` in this transaction): the read model, the
+ * domain events and every effect, in order; the outcome is stored on the transition and answered.
+ */
+async function commitClaimedStep(tx: Transaction, deps: ActivityDeps, input: CommitStepInput): Promise<StepOutcome> {
+  await writeReadModel(tx, input);
+  await appendStepEvents(tx, input);
+  const outcome = await runStepEffects(tx, deps, input.effects);
   await tx
     .update(issueTransitions)
     .set({ outcome })

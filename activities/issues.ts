@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, eq, gt, notInArray, sql } from 'drizzle-orm';
-import { appendEvent } from '../db/events.js';
+import { appendEvents, type DomainEventInput } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issues.js';
 import type { Role } from '../db/schema/auth.js';
@@ -59,29 +59,43 @@ export async function writeReadModel(tx: Tx, input: RecordStepInput & { value?: 
     .onConflictDoUpdate({ target: issues.id, set: row, setWhere: sql`${issues.step} < ${input.step}` });
 }
 
+/** The step's row in `issue_transitions`. */
+export const transitionRow = ({ issueId, step, from, event, to }: RecordStepInput) => ({
+  issueId,
+  step,
+  fromState: from,
+  event: event.type,
+  toState: to,
+  actorId: event.actor.id,
+  actorRole: event.actor.role,
+});
+
 /**
  * Records the step's transition, once: false when it was recorded before (a retry), which waits for an attempt
  * still writing it to commit first.
  */
 export async function claimStep(tx: Tx, input: RecordStepInput): Promise<boolean> {
-  const { issueId, step, event } = input;
   const [claimed] = await tx
     .insert(issueTransitions)
-    .values({ issueId, step, fromState: input.from, event: event.type, toState: input.to, actorId: event.actor.id, actorRole: event.actor.role })
+    .values(transitionRow(input))
     .onConflictDoNothing()
     .returning({ step: issueTransitions.step });
   return claimed !== undefined;
 }
 
 /** The step's `issue.transitioned` event and what its `emit` actions ask for, each under an id derived from the step. */
-export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
+export function stepEvents(input: RecordStepInput): DomainEventInput[] {
   const { issueId, step, event } = input;
   const transition = { issueId, type: input.type.key, step, from: input.from, event: event.type, to: input.to, actorId: event.actor.id };
-  await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition });
-  for (const [index, emit] of input.emits.entries()) {
+  return [
+    { id: stableUuid(`${issueId}:${step}:transition`), name: 'issue.transitioned', version: 1, producer: 'issues', data: transition },
     // A saved `emit` may leave `data` out: its documented default is `{}`.
-    await appendEvent(tx, { id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data ?? {} });
-  }
+    ...input.emits.map((emit, index) => ({ id: stableUuid(`${issueId}:${step}:emit:${index}`), name: emit.name, version: emit.version, producer: 'issues', data: emit.data ?? {} })),
+  ];
+}
+
+export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
+  await appendEvents(tx, stepEvents(input));
 }
 
 /** The issues context's effects an issue step runs inside its own transaction. */

@@ -12,5 +12,11 @@ export interface DomainEventInput {
 
 /** Appends a domain event inside the caller's transaction, so it commits with the change it reports. */
 export async function appendEvent(tx: Tx, event: DomainEventInput): Promise<void> {
-  await tx.insert(domainEvents).values(event).onConflictDoNothing({ target: domainEvents.id });
+  await appendEvents(tx, [event]);
+}
+
+/** Appends domain events in the order given, with one statement. */
+export async function appendEvents(tx: Tx, events: DomainEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.insert(domainEvents).values(events).onConflictDoNothing({ target: domainEvents.id });
 }

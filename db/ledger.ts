@@ -92,7 +92,22 @@ const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}:
  * in `timeZone` (taken from the database clock), unless that day is already closing or closed, then the
  * earliest later day that is open. Missing days are created open.
  */
-export async function chooseBillingDay(tx: Transaction, timeZone: string): Promise<string> {
+export function chooseBillingDay(tx: Transaction, timeZone: string): Promise<string> {
+  // Within one transaction the answer cannot change: `now()` is the transaction's start, and the day stays
+  // share-locked (no close can begin) until it ends. A transaction writing many entries asks once.
+  const chosen = chosenDays.get(tx) ?? new Map<string, Promise<string>>();
+  chosenDays.set(tx, chosen);
+  let day = chosen.get(timeZone);
+  if (!day) {
+    day = lockBillingDay(tx, timeZone);
+    chosen.set(timeZone, day);
+  }
+  return day;
+}
+
+const chosenDays = new WeakMap<Transaction, Map<string, Promise<string>>>();
+
+async function lockBillingDay(tx: Transaction, timeZone: string): Promise<string> {
   for (let date = await billingToday(tx, timeZone); ; date = nextDate(date)) {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${dayLockKey(date)})`);
     await tx.insert(billingDays).values({ date }).onConflictDoNothing();
