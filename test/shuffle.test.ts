@@ -6,7 +6,7 @@ import { ledgerEntries } from '../db/schema/billing.js';
 import { issues, issueTransitions } from '../db/schema/issues.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { updateUser } from '../db/users.js';
-import { issueQuery, issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
+import { issueQuery, issueWorkflowId, sendEventUpdate, stepsCommittedSignal } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
@@ -133,6 +133,35 @@ describe('a completion and a shuffle reaching a task together', () => {
       else expect(outcome.completed).toBe('applied');
     }
     console.info(`shuffle refused after the completion in ${outcomes.filter((o) => o.shuffled === 'refused').length} of 20 races`);
+  });
+});
+
+describe('the steps of two shuffles reaching a task in the wrong order', () => {
+  it('are applied in step order: the later message waits for the earlier one', async () => {
+    const [first, second] = await Promise.all([h.user('worker'), h.user('worker')]);
+    const created = await h.request('POST', '/tasks', { token: manager.token, body: { title: 'Shuffled twice' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const handle = h.services.deps.temporal.workflow.getHandle(issueWorkflowId(created.body.id));
+    const actor = { id: manager.id, role: 'manager' as const };
+    const shuffledTo = (userId: string, shuffleId: string, fromStep: number) => ({
+      shuffleId,
+      fromStep,
+      events: [
+        { type: 'shuffle', data: { shuffleId }, actor },
+        { type: 'assignee.assigned', data: { userId, role: 'worker' }, actor: { id: 'system', role: 'system' as const } },
+      ],
+      mailKeys: [],
+    });
+    const from: number = created.body.step;
+    // What two shuffles committed one after the other, told in the opposite order (their signals race).
+    await handle.signal(stepsCommittedSignal, shuffledTo(second.id, 'later', from + 2));
+    await sleep(300);
+    expect((await handle.query(issueQuery, actor)).step, 'a message that does not follow waits').toBe(from);
+    await handle.signal(stepsCommittedSignal, shuffledTo(first.id, 'earlier', from));
+    // A repeat of the earlier one (its batch retried) changes nothing.
+    await handle.signal(stepsCommittedSignal, shuffledTo(first.id, 'earlier', from));
+    for (const deadline = Date.now() + 10_000; (await handle.query(issueQuery, actor)).step !== from + 4 && Date.now() < deadline; ) await sleep(50);
+    expect(await handle.query(issueQuery, actor)).toMatchObject({ state: 'open', step: from + 4, assigneeId: second.id, context: { assignments: 3 } });
   });
 });
 

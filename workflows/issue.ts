@@ -154,8 +154,13 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   let shown = snapshot;
   let busy = true;
   const inbox: Inbox[] = [];
-  /** Steps a shuffle batch committed for this issue, in the order they arrived, not applied here yet. */
-  const committedElsewhere: CommittedSteps[] = [];
+  /**
+   * Steps shuffle batches committed for this issue, not applied here yet. Two shuffles may commit steps for it one
+   * after the other and their messages arrive in any order: each is applied when it follows the last step here.
+   */
+  const committedElsewhere: CommittedSteps[] = [...(input.carried?.committed ?? [])];
+  /** Whether a message follows the last step here (or repeats one applied already). */
+  const committedDue = () => committedElsewhere.some((steps) => steps.fromStep <= stepNo);
   const timers = new Map<string, { scope: CancellationScope; event: IssueEvent; fireAt: number }>();
   const background = new Set<Promise<void>>();
 
@@ -349,14 +354,14 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const isStepTaken = (error: unknown) => error instanceof ApplicationFailure && error.type === stepTakenType;
 
   /**
-   * Applies steps a shuffle batch committed: their events go through the machine (timers start or stop), nothing is
-   * committed again. A repeated message (the batch retried after its commit) finds the issue past its steps.
+   * Applies the due steps a shuffle batch committed: their events go through the machine (timers start or stop),
+   * nothing is committed again. A repeated message (the batch retried after its commit) is dropped.
    */
-  const applyCommitted = (steps: CommittedSteps) => {
-    if (steps.fromStep !== stepNo) {
-      if (steps.fromStep > stepNo) log.error('committed steps that do not follow the last step; ignored', { issueId, step: stepNo, fromStep: steps.fromStep });
-      return;
-    }
+  const applyCommitted = () => {
+    const index = committedElsewhere.findIndex((steps) => steps.fromStep <= stepNo);
+    if (index < 0) return;
+    const [steps] = committedElsewhere.splice(index, 1);
+    if (!steps || steps.fromStep < stepNo) return; // a repeated message (the batch retried after its commit)
     for (const event of steps.events) {
       const [next, actions] = step(machine, snapshot, event);
       snapshot = next;
@@ -374,7 +379,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const waitForCommittedSteps = async () => {
     snapshot = shown;
     stepNo = shownStep;
-    await condition(() => committedElsewhere.length > 0);
+    await condition(committedDue);
   };
 
   setHandler(issueQuery, (actor) => view(actor));
@@ -421,9 +426,9 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   busy = false;
 
   while (snapshot.status === 'active') {
-    await condition(() => committedElsewhere.length > 0 || inbox.length > 0 || workflowInfo().continueAsNewSuggested);
-    if (committedElsewhere.length > 0) {
-      applyCommitted(committedElsewhere.shift()!);
+    await condition(() => committedDue() || inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    if (committedDue()) {
+      applyCommitted();
       continue;
     }
     const item = inbox.shift();
@@ -431,8 +436,8 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       // Long-lived issues start a fresh history, carrying their state and the time left on each timer.
       // Waiting may admit a new event: then it is handled first, never dropped by the new run.
       await Promise.all(background);
-      await condition(() => allHandlersFinished() || inbox.length > 0 || committedElsewhere.length > 0);
-      if (inbox.length > 0 || committedElsewhere.length > 0) continue;
+      await condition(() => allHandlersFinished() || inbox.length > 0 || committedDue());
+      if (inbox.length > 0 || committedDue()) continue;
       const now = Date.now();
       return continueAsNew<typeof issueWorkflow>({
         ...input,
@@ -441,6 +446,8 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
           context: snapshot.context,
           step: stepNo,
           timers: [...timers].map(([id, t]) => ({ id, event: { type: t.event.type }, remainingMs: Math.max(0, t.fireAt - now) })),
+          // Messages of steps that do not follow yet (an earlier shuffle's message is still on its way).
+          ...(committedElsewhere.length > 0 ? { committed: committedElsewhere } : {}),
         },
       });
     }

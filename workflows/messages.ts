@@ -33,6 +33,8 @@ export interface CarriedState {
   context: IssueContext;
   step: number;
   timers: { id: string; event: { type: string }; remainingMs: number }[];
+  /** Steps shuffle batches committed that the run before had not applied yet. */
+  committed?: CommittedSteps[];
 }
 
 export interface IssueWorkflowInput {
