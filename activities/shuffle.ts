@@ -3,8 +3,8 @@
 // workflow would; then each task's workflow learns its steps with one signal (sent while the next batch commits)
 // and applies them to its machine without committing anything again (workflows/issue.ts `applyCommitted`).
 //
-// The batch and the tasks' own steps never interleave: both lock the task's read-model row before they claim a step
-// number, so a task completed first is not shuffled (it is no longer active), and a completion that comes second
+// The batch and the tasks' own steps never interleave: both hold the task's read-model row locked while they write
+// a step, so a task completed first is not shuffled (it is no longer active), and a completion that comes second
 // finds its step number taken and is taken again after the shuffle's steps (and refused: the task is someone
 // else's now).
 import { heartbeat } from '@temporalio/activity';
@@ -50,7 +50,7 @@ export function createShuffleActivities(deps: ActivityDeps) {
   return {
     /**
      * Shuffles the next `limit` open tasks after `after`. Retried after its commit (the worker died before Temporal
-     * heard), it finds the steps this shuffle committed and sends their messages again instead of shuffling twice.
+     * heard), it finds the tasks this shuffle moved and counts them again instead of moving them twice.
      */
     async shuffleTaskBatch(input: ShuffleBatchInput): Promise<ShuffleBatchResult> {
       const started = performance.now();
