@@ -2,7 +2,7 @@
 // tiny delays, or name things after what every JavaScript object inherits; expressions see only own data.
 import { describe, expect, it } from 'vitest';
 import { resolveExpressions } from '../../workflows/statechart/expressions.js';
-import { buildMachine, start } from '../../workflows/statechart/machine.js';
+import { buildMachine, start, step } from '../../workflows/statechart/machine.js';
 import { validateDefinition } from '../../workflows/statechart/validate.js';
 
 const chart = (states: Record<string, unknown>) => ({ initial: Object.keys(states)[0], states });
@@ -67,5 +67,15 @@ describe('expressions see only own data', () => {
     const machine = buildMachine(chart({ a: { entry: [{ type: 'set', params: { leaked: '{{context.constructor}}' } }] } }), { id: 'i', type: 't' });
     const [snapshot] = start(machine, {});
     expect(snapshot.context.leaked).toBe('');
+  });
+});
+
+describe('a chart that slips past the validator still cannot spin', () => {
+  it('fails the step as Issue.StepFailed after the microstep limit, when started and when stepped', () => {
+    const looping = buildMachine(chart({ a: { always: 'b' }, b: { always: 'a' } }), { id: 'i', type: 't' });
+    expect(() => start(looping, {})).toThrow(expect.objectContaining({ type: 'Issue.StepFailed', nonRetryable: true, message: expect.stringMatching(/1000 microsteps/) }));
+    const later = buildMachine(chart({ idle: { on: { go: 'a' } }, a: { always: 'b' }, b: { always: 'a' } }), { id: 'i', type: 't' });
+    const [idle] = start(later, {});
+    expect(() => step(later, idle, { type: 'go' })).toThrow(expect.objectContaining({ type: 'Issue.StepFailed' }));
   });
 });

@@ -1,5 +1,6 @@
 // Builds an XState machine from a stored issue-type definition and steps it with XState's pure
 // `initialTransition` / `transition`: no actor, no timers, no side effects — the workflow runs those.
+import { ApplicationFailure } from '@temporalio/common';
 import {
   assign,
   initialTransition,
@@ -49,6 +50,9 @@ function delayFor(name: string) {
   return parseDuration(name) ?? 2 ** 31 - 1;
 }
 
+/** Microsteps one event may take before the step fails (`Issue.StepFailed`) instead of spinning. */
+export const maxMicrosteps = 1000;
+
 /** The machine for a definition; `issue` scopes expressions (`$issue.id`). */
 export function buildMachine(definition: IssueTypeDefinition, issue: { id: string; type: string }): AnyStateMachine {
   const scope = (context: IssueContext, event: unknown): ExpressionScope => ({ context, event, issue });
@@ -82,6 +86,8 @@ export function buildMachine(definition: IssueTypeDefinition, issue: { id: strin
     ...(config as object),
     id: typeof config.id === 'string' ? config.id : issue.type,
     context: ({ input }: { input: IssueContext }) => ({ ...(defaults as IssueContext | undefined), ...input }),
+    // Saving refuses charts whose eventless transitions can loop; this is the backstop for one that slips through.
+    options: { maxIterations: maxMicrosteps },
   } as never);
   return machine as unknown as AnyStateMachine;
 }
@@ -121,13 +127,34 @@ function toStepActions(actions: readonly XStateAction[]): StepAction[] {
 }
 
 export function start(machine: AnyStateMachine, input: IssueContext): [AnyMachineSnapshot, StepAction[]] {
-  const [snapshot, actions] = initialTransition(machine, input);
+  const [snapshot, actions] = settling(() => initialTransition(machine, input));
   return [snapshot, toStepActions(actions as readonly XStateAction[])];
 }
 
 export function step(machine: AnyStateMachine, snapshot: AnyMachineSnapshot, event: IssueEvent): [AnyMachineSnapshot, StepAction[]] {
-  const [next, actions] = transition(machine, snapshot, event);
+  const [next, actions] = settling(() => transition(machine, snapshot, event));
   return [next, toStepActions(actions as readonly XStateAction[])];
+}
+
+/**
+ * A transition that throws (one that does not settle within `maxMicrosteps`, an action that fails) — XState throws
+ * it, or answers a snapshot in status `error` — fails the step, as one the issue recovers from and nobody retries:
+ * the issue must neither end nor spin.
+ */
+function settling<T extends [AnyMachineSnapshot, unknown]>(run: () => T): T {
+  let result: T;
+  try {
+    result = run();
+  } catch (error) {
+    throw stepFailed(error);
+  }
+  if (result[0].status === 'error') throw stepFailed((result[0] as { error?: unknown }).error);
+  return result;
+}
+
+function stepFailed(cause: unknown): ApplicationFailure {
+  const reason = cause instanceof Error && cause.message.startsWith('Infinite loop detected') ? `it did not settle within ${maxMicrosteps} microsteps` : String(cause);
+  return ApplicationFailure.create({ type: 'Issue.StepFailed', message: `the statechart failed: ${reason}`, nonRetryable: true });
 }
 
 export function restore(machine: AnyStateMachine, value: StateValue, context: IssueContext): AnyMachineSnapshot {
