@@ -133,6 +133,7 @@ export function createApp(deps: ApiDeps) {
   app.notFound((c) => problemResponse(c, new ProblemError(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     const problem = toProblem(error);
+    if (problem?.type === 'unavailable') deps.log.warn(`${c.req.method} ${c.req.path}: ${problem.message} (${String(error)})`);
     if (problem) return problemResponse(c, problem);
     deps.log.error(`${c.req.method} ${c.req.path} failed`, error);
     return problemResponse(c, new ProblemError(500, 'internal', 'an unexpected error occurred; it has been logged'));

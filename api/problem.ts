@@ -1,6 +1,7 @@
 // RFC 9457 problem details: every error the API answers has this shape.
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { isGrpcServiceError } from '@temporalio/client';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
@@ -100,6 +101,44 @@ export function toProblem(error: unknown): ProblemError | undefined {
     const detail = error.message || titles[status] || 'request refused';
     const type = status === 400 && /json/i.test(detail) ? 'malformed-json' : 'http';
     return new ProblemError(status, type, detail);
+  }
+  return outageProblem(error);
+}
+
+/** gRPC statuses with which Temporal's frontend is out of reach (UNAVAILABLE) or did not answer in time (DEADLINE_EXCEEDED). */
+const temporalOutageCodes = new Set([14, 4]);
+/**
+ * How the PostgreSQL client says the server is out of reach: the socket's errors, postgres.js's own connection codes,
+ * and the server's SQLSTATEs for shutting down, starting up and having no connection left (class 08 too).
+ */
+const databaseOutageCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+/**
+ * PostgreSQL or Temporal cannot be reached (restarting, down, out of connections): a 503 the caller may retry, never
+ * a 500. Looks through the error's causes (drizzle and the Temporal client wrap what the driver threw).
+ */
+export function outageProblem(error: unknown): ProblemError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (isGrpcServiceError(e) && typeof code === 'number' && temporalOutageCodes.has(code)) {
+      return new ProblemError(503, 'unavailable', 'Temporal cannot be reached; retry after Retry-After seconds', undefined, { 'Retry-After': '5' });
+    }
+    if (typeof code === 'string' && (databaseOutageCodes.has(code) || code.startsWith('08'))) {
+      return new ProblemError(503, 'unavailable', 'the database cannot be reached; retry after Retry-After seconds', undefined, { 'Retry-After': '5' });
+    }
   }
   return undefined;
 }

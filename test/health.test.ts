@@ -49,6 +49,31 @@ describe('GET /health', () => {
   });
 });
 
+describe('an outage of PostgreSQL or Temporal', () => {
+  const expectUnavailable = async (res: Response, names: RegExp) => {
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(await res.json()).toMatchObject({ status: 503, type: expect.stringMatching(/unavailable$/), detail: expect.stringMatching(names) });
+  };
+
+  it('answers 503 with Retry-After, not 500, when PostgreSQL cannot be reached', async () => {
+    const user = await h.user('manager');
+    const database = openDatabase('postgres://x:y@127.0.0.1:1/none', { max: 1 });
+    try {
+      const app = createApp({ ...h.services.deps, database });
+      await expectUnavailable(await app.request('/tasks/mine', { headers: { Authorization: `Bearer ${user.token}` } }), /database/);
+      await expectUnavailable(
+        await app.request('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: user.email, password: user.password }) }),
+        /database/,
+      );
+    } finally {
+      await database.close();
+    }
+  });
+
+});
+
 describe('API documents', () => {
   let doc: any;
   beforeAll(async () => {

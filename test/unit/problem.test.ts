@@ -242,3 +242,30 @@ describe('the app error handler (createApp, no database or Temporal behind it)',
     expect(logged[0]?.[0]).toBe('POST /auth/login failed');
   });
 });
+
+describe('outageProblem', () => {
+  const withCode = (code: unknown, extra: Record<string, unknown> = {}) => Object.assign(new Error('down'), { code, ...extra });
+  // What @temporalio/client throws for an RPC: a gRPC ServiceError (details and metadata) with its status code.
+  const grpc = (code: number) => withCode(code, { details: 'connect ECONNREFUSED', metadata: {} });
+
+  it.each([
+    ['a refused PostgreSQL connection', withCode('ECONNREFUSED'), /database/],
+    ['a server shutting down, wrapped by drizzle', new Error('Failed query', { cause: withCode('57P01') }), /database/],
+    ['a connection exception (class 08)', withCode('08006'), /database/],
+    ['postgres.js losing its connection', withCode('CONNECTION_CLOSED'), /database/],
+    ['Temporal unavailable', grpc(14), /Temporal/],
+    ['Temporal not answering in time, wrapped', new Error('query failed', { cause: grpc(4) }), /Temporal/],
+  ])('is a 503 with Retry-After for %s', (_, error, names) => {
+    const problem = toProblem(error);
+    expect(problem).toMatchObject({ status: 503, type: 'unavailable', message: expect.stringMatching(names) });
+    expect(problem!.headers).toEqual({ 'Retry-After': '5' });
+  });
+
+  it.each([
+    ['a unique violation', withCode('23505')],
+    ['a Temporal refusal (NOT_FOUND)', grpc(5)],
+    ['a plain error', new Error('bug')],
+  ])('leaves %s to the 500 handler', (_, error) => {
+    expect(toProblem(error)).toBeUndefined();
+  });
+});
