@@ -77,7 +77,8 @@ try {
       `  API          ${services.apiUrl}`,
       `  API docs     ${services.apiUrl}/docs`,
       `  Temporal UI  ${temporal.value.uiUrl ?? '(external Temporal: see your cluster)'}`,
-      `  Admin        ${adminEmail} / ${config.admin.password ? '(ADMIN_PASSWORD)' : adminPassword}${createdAdmin ? '  (created now)' : ''}`,
+      // The password is shown once, when the admin is created: later starts say where it is kept, not what it is.
+      `  Admin        ${adminEmail}${createdAdmin && !config.admin.password ? ` / ${adminPassword}  (created now)` : ''}`,
       `               password kept in ${passwordSource}`,
       'Ctrl-C stops everything.',
       '',
