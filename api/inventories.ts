@@ -2,7 +2,7 @@
 // issue hears of the start on topic `inventory/<id>`. Every change raises the inventory's version, given as the ETag.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { ItemName, Quantity, Sku } from '../db/seed/inventory.js';
+import { eachSkuOnce, ItemName, Quantity, Sku } from '../db/seed/inventory.js';
 import { publishToTopic } from '../activities/issues.js';
 import type { Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
@@ -52,13 +52,7 @@ const PatchInventoryBody = z
         .array(LinePatch)
         .min(1)
         .max(1000)
-        .superRefine((lines, ctx) => {
-          const seen = new Set<string>();
-          lines.forEach((line, index) => {
-            if (seen.has(line.sku)) ctx.addIssue({ code: 'custom', path: [index, 'sku'], message: `sku ${line.sku} is edited twice` });
-            seen.add(line.sku);
-          });
-        })
+        .superRefine(eachSkuOnce('edited twice'))
         .optional(),
     },
     {

@@ -33,6 +33,39 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
   }
 }
 
+/**
+ * Holds today's billing day exclusively, as a closing day does, while `inside` runs: a ledger write waits for it
+ * inside its transaction. The hold is as short as the test can make it: an open transaction holds back every
+ * other test's event feed.
+ */
+async function holdingBillingDay(inside: () => Promise<void>) {
+  const holder = await h.database.sql.reserve();
+  try {
+    await holder`begin`;
+    await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
+    await inside();
+  } finally {
+    await holder`rollback`;
+    holder.release();
+  }
+}
+
+/** Until a transaction of the product waits for the billing day's lock. */
+const untilWaitingForBillingDay = (what: string) =>
+  until(what, async () => {
+    const [row] = await h.database.sql`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
+    return row!.n > 0;
+  });
+
+/** Until the killed worker's transaction has rolled back: its backend finds the client gone. */
+const untilKilledTransactionEnded = (what: string) =>
+  until(what, async () => {
+    const [row] = await h.database.sql`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and application_name = 'ates' and (state like 'idle in transaction%' or wait_event = 'advisory')`;
+    return row!.n === 0;
+  });
+
 describe('a worker killed inside a step transaction', () => {
   it('leaves nothing of the step behind, and the step commits once when a worker is back', async () => {
     const { sql } = h.database;
@@ -44,34 +77,16 @@ describe('a worker killed inside a step transaction', () => {
     const before = await stepOf();
     expect(before.state).toBe('open');
 
-    // Hold today's billing day exclusively, as a closing day does: the reward's ledger write waits for it. The hold
-    // is as short as the test can make it: an open transaction holds back every other test's event feed.
-    const holder = await sql.reserve();
     let completing: Promise<ApiResponse> | undefined;
-    try {
-      await holder`begin`;
-      await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
+    await holdingBillingDay(async () => {
       completing = h.request('POST', `/tasks/${taskId}/complete`, { token: popug.token });
-
       // The step's transaction has written its transition and read-model row and waits for the day.
-      await until('the step waits for the billing day inside its transaction', async () => {
-        const [row] = await sql`select count(*)::int as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
-        return row!.n > 0;
-      });
+      await untilWaitingForBillingDay('the step waits for the billing day inside its transaction');
       expect(await stepOf(), 'an uncommitted step is invisible').toEqual(before);
       await workers!.kill();
       workers = undefined;
-    } finally {
-      await holder`rollback`;
-      holder.release();
-    }
-    // The killed worker's transaction rolls back: its backend finds the client gone.
-    await until('the killed step transaction has ended', async () => {
-      const [row] = await sql`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and application_name = 'ates' and (state like 'idle in transaction%' or wait_event = 'advisory')`;
-      return row!.n === 0;
     });
+    await untilKilledTransactionEnded('the killed step transaction has ended');
     expect(await stepOf(), 'nothing of the killed step committed').toEqual(before);
     const [rewardsBefore] = await sql`select count(*)::int as n from ledger_entries where issue_id = ${taskId} and kind = 'reward'`;
     expect(rewardsBefore!.n).toBe(0);
@@ -112,32 +127,18 @@ describe('a worker killed inside a step transaction', () => {
     const ids = tasks.map((task) => task.id);
     const snapshot = async () => [...(await sql`select id, state, step, assignee_id from issues where id in ${sql(ids)} order by id`)];
     const before = await snapshot();
-    const holder = await sql.reserve();
-    let shuffleId: string;
-    try {
-      await holder`begin`;
-      await holder`select pg_advisory_xact_lock(hashtext('ates.billing_day'), ((now() at time zone 'UTC')::date - date '2000-01-01'))`;
+    let shuffleId = '';
+    await holdingBillingDay(async () => {
       const started = await h.request('POST', '/tasks/shuffle', { token: manager.token });
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       shuffleId = started.body.id;
       // The batch has written its first task's steps and waits to charge the fee.
-      await until('the batch waits for the billing day inside its transaction', async () => {
-        const [row] = await sql`select count(*)::int as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and state = 'active'`;
-        return row!.n > 0;
-      });
+      await untilWaitingForBillingDay('the batch waits for the billing day inside its transaction');
       expect(await snapshot(), 'an uncommitted batch is invisible').toEqual(before);
       await workers!.kill();
       workers = undefined;
-    } finally {
-      await holder`rollback`;
-      holder.release();
-    }
-    await until('the killed batch transaction has ended', async () => {
-      const [row] = await sql`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and application_name = 'ates' and (state like 'idle in transaction%' or wait_event = 'advisory')`;
-      return row!.n === 0;
     });
+    await untilKilledTransactionEnded('the killed batch transaction has ended');
     expect(await snapshot(), 'nothing of the killed batch committed').toEqual(before);
     const [shufflesBefore] = await sql`select count(*)::int as n from issue_transitions where event = 'shuffle' and issue_id in ${sql(ids)}`;
     expect(shufflesBefore!.n).toBe(0);

@@ -11,6 +11,17 @@ export const Sku = matching(/^[\w.\-/]+$/, 'letters, digits and . _ - /', 64);
 export const ItemName = Text(200);
 export const Quantity = z.number().int().min(0).max(1_000_000_000);
 
+/** Refuses the second line of a list that names a sku already named, at that line's `sku`. */
+export const eachSkuOnce =
+  (saying: string) =>
+  (lines: { sku: string }[], ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    lines.forEach((line, index) => {
+      if (seen.has(line.sku)) ctx.addIssue({ code: 'custom', path: [index, 'sku'], message: `sku ${line.sku} is ${saying}` });
+      seen.add(line.sku);
+    });
+  };
+
 /** What an inventory is created with, from its issue's context: where, and what is expected there. */
 export const InventoryFields = z
   .object({
@@ -19,13 +30,7 @@ export const InventoryFields = z
       .array(z.object({ sku: Sku, name: ItemName, expectedQuantity: Quantity }).strict())
       .min(1)
       .max(1000)
-      .superRefine((items, ctx) => {
-        const seen = new Set<string>();
-        items.forEach((item, index) => {
-          if (seen.has(item.sku)) ctx.addIssue({ code: 'custom', path: [index, 'sku'], message: `sku ${item.sku} is listed twice` });
-          seen.add(item.sku);
-        });
-      })
+      .superRefine(eachSkuOnce('listed twice'))
       .meta({ 'x-uniqueBy': 'sku', errorMessage: 'list 1 to 1000 expected items' }),
   })
   .strict();
