@@ -17,7 +17,7 @@ import type { PublicUser } from '../db/users.js';
 import type { issueWorkflow } from '../workflows/issue.js';
 import { issueWorkflowId, sendEventUpdate, settledUpdate, type IssueView } from '../workflows/messages.js';
 import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';
-import type { Actor } from '../workflows/statechart/catalog.js';
+import { isUserEventType, type Actor } from '../workflows/statechart/catalog.js';
 import { validateDefinition } from '../workflows/statechart/validate.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
@@ -37,7 +37,8 @@ export const IssueSchema = z
     type: z.string(),
     version: z.number().int(),
     title: z.string(),
-    state: z.string().openapi({ example: 'open' }),
+    state: z.string().openapi({ example: 'open', description: 'The active state; a parallel state shows every region\'s, joined by `|` (`review.legal.ok|review.qa.pending`).' }),
+    states: z.array(z.string()).openapi({ example: ['review.legal.ok', 'review.qa.pending'], description: 'Every active state, one per parallel region.' }),
     status: z.enum(['active', 'done']),
     context: JsonObject,
     assigneeId: z.uuid().nullable(),
@@ -85,7 +86,10 @@ const CreateIssueBody = z
 
 const SendEventBody = z
   .object({
-    type: z.string().regex(/^[a-z][A-Za-z0-9_]*$/, 'an event a user can send, such as complete'),
+    type: z
+      .string()
+      .max(200)
+      .refine(isUserEventType, 'an event a user can send: words starting with a lower-case letter, dotted to group them (complete, legal.ok), not one the product sends itself (such as assignee.assigned)'),
     data: JsonObject.default({}),
   })
   .strict()
@@ -94,11 +98,19 @@ const SendEventBody = z
 
 const IssuesQuery = PageQuery.extend({
   type: TypeKey.optional(),
-  state: z.string().max(200).optional(),
+  state: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'Issues one of whose active states is this one or lies inside it: `review` finds `review.legal.ok|review.qa.pending`.' }),
   status: z.enum(['active', 'done']).optional(),
   assignee: z.union([z.literal('me'), z.uuid()]).optional().openapi({ description: '`me` or a user id' }),
 });
 const issuePages = pages([issues.createdAt, issues.id], 'desc');
+
+/** One of the issue's active states (the read model joins a parallel state's regions with `|`) is `state` or lies inside it. */
+const inState = (state: string) =>
+  sql`exists (select 1 from unnest(string_to_array(${issues.state}, '|')) as active(path) where active.path = ${state} or starts_with(active.path, ${`${state}.`}))`;
 
 const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
@@ -222,6 +234,7 @@ export function issueService(deps: ApiDeps) {
     version: row.typeVersion,
     title: row.title,
     state: row.state,
+    states: row.state.split('|'),
     status: row.status,
     context: row.context as Record<string, unknown>,
     assigneeId: row.assigneeId,
@@ -307,7 +320,7 @@ export function issueService(deps: ApiDeps) {
           and(
             visible,
             query.type ? eq(issues.typeKey, query.type) : undefined,
-            query.state ? eq(issues.state, query.state) : undefined,
+            query.state ? inState(query.state) : undefined,
             query.status ? eq(issues.status, query.status) : undefined,
             assignee ? eq(issues.assigneeId, assignee) : undefined,
             after,

@@ -96,13 +96,13 @@ describe('delayed transitions', () => {
 
 describe('topics', () => {
   it('delivers what is published to a topic to the issues subscribed to it', async () => {
-    // Subscribes to demo/<room> on entry; `demo.ping` published there moves it on.
+    // Subscribes to demo/<room> on entry; a `worker.available` published there moves it on.
     await saveType('pingable', {
       initial: 'listening',
       states: {
         listening: {
           entry: [{ type: 'subscribe', params: { topic: 'demo/{{context.room}}' } }],
-          on: { 'demo.ping': { target: 'pinged', actions: [{ type: 'set', params: { pingedBy: '$event.data.from' } }] } },
+          on: { 'worker.available': { target: 'pinged', actions: [{ type: 'set', params: { pingedBy: '$event.data.userId' } }] } },
         },
         pinged: { exit: [{ type: 'unsubscribe', params: { topic: 'demo/{{context.room}}' } }], on: { reset: 'listening' } },
       },
@@ -110,17 +110,17 @@ describe('topics', () => {
     const [red, blue] = [await startIssue('pingable', { room: 'red' }), await startIssue('pingable', { room: 'blue' })];
     expect([red.state, blue.state]).toEqual(['listening', 'listening']);
 
-    const sent = await publishToTopic(h.services.deps, { topic: 'demo/red', type: 'demo.ping', data: { from: 'tester' } });
+    const sent = await publishToTopic(h.services.deps, { topic: 'demo/red', type: 'worker.available', data: { userId: 'tester' } });
     expect(sent).toEqual({ delivered: 1 });
     await reaches(red.id, 'pinged', 10_000);
     expect((await h.request('GET', `/issues/${red.id}`, { token: creator.token })).body.context.pingedBy).toBe('tester');
     expect(await history(red.id)).toEqual([
       [null, 'issue.created', 'listening'],
-      ['listening', 'demo.ping', 'pinged'],
+      ['listening', 'worker.available', 'pinged'],
     ]);
     // Nothing published on demo/blue: the other issue still listens, and a user cannot send the system event.
     expect((await h.request('GET', `/issues/${blue.id}`, { token: creator.token })).body.state).toBe('listening');
-    const forged = await h.request('POST', `/issues/${blue.id}/events`, { token: creator.token, body: { type: 'demo.ping' } });
+    const forged = await h.request('POST', `/issues/${blue.id}/events`, { token: creator.token, body: { type: 'worker.available' } });
     expect(forged.status).toBe(422);
   });
 });

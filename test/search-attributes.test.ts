@@ -66,3 +66,20 @@ describe('search attributes and memo of task workflows', () => {
     }
   });
 });
+
+describe('search attributes of parallel states', () => {
+  it('hold every active region, so an operator finds an issue by the whole state or by its parallel parent', async () => {
+    const admin = await h.user('admin');
+    const region = (name: string) => ({ initial: 'pending', states: { pending: { on: { [`${name}.ok`]: 'ok' } }, ok: { type: 'final' } } });
+    const definition = { initial: 'review', states: { review: { type: 'parallel', states: { legal: region('legal'), qa: region('qa') }, onDone: 'approved' }, approved: {} } };
+    const saved = await h.request('POST', '/issue-types', { token: admin.token, body: { key: 'review_sa', name: 'review', definition, input: { startRoles: ['manager'] } } });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    const issue = (await h.request('POST', '/issues', { token: manager.token, body: { type: 'review_sa', title: 'contract' } })).body;
+    const moved = await h.request('POST', `/issues/${issue.id}/events`, { token: manager.token, body: { type: 'qa.ok' } });
+    expect(moved.body.state).toBe('review.legal.pending|review.qa.ok');
+    await listUntil('IssueType="review_sa" AND IssueState="review.legal.pending|review.qa.ok"', [issueWorkflowId(issue.id)]);
+    await listUntil('IssueType="review_sa" AND IssueState STARTS_WITH "review."', [issueWorkflowId(issue.id)]);
+    await h.request('POST', `/issues/${issue.id}/events`, { token: manager.token, body: { type: 'legal.ok' } });
+    await listUntil('IssueType="review_sa" AND IssueState="approved"', [issueWorkflowId(issue.id)]);
+  });
+});

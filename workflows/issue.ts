@@ -42,7 +42,7 @@ import {
 import { activityPolicies } from './policies.js';
 import { AssigneeIdKey, IssueStateKey } from './search-attributes.js';
 import {
-  isSystemEventType,
+  isUserEventType,
   notification,
   systemActor,
   type Actor,
@@ -50,7 +50,7 @@ import {
   type IssueEvent,
   type NotifyParams,
 } from './statechart/catalog.js';
-import { allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
+import { activeStatePaths, allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
 import { assigneeOf, planStep, resolveParams, stepTakenType, type StepIssue } from './statechart/step-plan.js';
 import { taskQueues } from './task-queues.js';
 
@@ -167,18 +167,20 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   const assigneeId = () => assigneeOf(snapshot);
   const stepIssue: StepIssue = { issueId, type: { key: type.key, version: type.version }, title, creatorId: creator.id };
   let shownStep = stepNo;
-  const view = (actor: Actor): IssueView => ({
+  /** `settled`: the caller's own step has just committed, so what may come next is known although the loop is still busy. */
+  const view = (actor: Actor, settled = false): IssueView => ({
     id: issueId,
     type: type.key,
     version: type.version,
     title,
     state: stateName(shown.value),
+    states: activeStatePaths(shown.value),
     status: shown.status === 'done' ? 'done' : 'active',
     context: shown.context,
     assigneeId: assigneeOf(shown),
     creatorId: creator.id,
     step: shownStep,
-    allowedEvents: busy ? [] : allowedEvents(shown, actor),
+    allowedEvents: busy && !settled ? [] : allowedEvents(shown, actor),
   });
 
   // The state and assignee an operator filters by in the Web UI, upserted once a settle has committed steps
@@ -205,8 +207,8 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
    */
   const refusal = (event: SendEventInput): ApplicationFailure | undefined => {
     const judgedAt = { step: stepNo };
-    if (isSystemEventType(event.type) || event.type.startsWith('xstate.')) {
-      return ApplicationFailure.nonRetryable(`"${event.type}" is a system event`, 'Issue.EventNotAllowed');
+    if (!isUserEventType(event.type)) {
+      return ApplicationFailure.nonRetryable(`"${event.type}" is sent by the product itself, not by users`, 'Issue.EventNotAllowed');
     }
     if (snapshot.status !== 'active' || !handledEventTypes(snapshot).includes(event.type)) {
       return ApplicationFailure.nonRetryable(`"${event.type}" is not allowed in state ${stateName(snapshot.value)}`, 'Issue.EventNotAllowed', judgedAt);
@@ -460,14 +462,14 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       if (refused) settle.reject(refused);
       else {
         await settleAfter(event);
-        settle?.resolve(view(event.actor ?? systemActor));
+        settle?.resolve(view(event.actor ?? systemActor, true));
       }
     } catch (error) {
       if (isStepTaken(error)) {
         // The batch's steps come first; an event none of whose steps committed is then taken again on top of them.
         await waitForCommittedSteps();
         if (stepNo === stepBefore) inbox.unshift(item);
-        else settle?.resolve(view(event.actor ?? systemActor));
+        else settle?.resolve(view(event.actor ?? systemActor, true));
         continue;
       }
       settle?.reject(error);

@@ -1,6 +1,6 @@
 // Messages of the issue and shuffle workflows: the one place both the API and the workflows import.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Actor, IssueContext, IssueEvent } from './statechart/catalog.js';
+import type { Actor, IssueContext, IssueEvent, TopicEventType } from './statechart/catalog.js';
 import type { IssueTypeDefinition } from './statechart/machine.js';
 
 export const issueWorkflowId = (issueId: string) => `issue-${issueId}`;
@@ -12,7 +12,10 @@ export interface IssueView {
   type: string;
   version: number;
   title: string;
+  /** Every active state joined by `|` (one per parallel region), as the read model and search attribute show it. */
   state: string;
+  /** Every active state, one per parallel region. */
+  states: string[];
   status: 'active' | 'done';
   context: IssueContext;
   assigneeId: string | null;
@@ -54,7 +57,7 @@ export interface SendEventInput {
 
 export interface TopicDelivery {
   topic: string;
-  type: string;
+  type: TopicEventType;
   data?: Record<string, unknown>;
 }
 

@@ -2,7 +2,7 @@
 // hold (workflows/statechart/expressions.ts).
 import { describe, expect, it } from 'vitest';
 import { contextActions, effects, emitAction, guards } from '../../workflows/statechart/catalog-schemas.js';
-import { isEffect, isSystemEventType, roleNames, systemActor, type IssueContext, type IssueEvent } from '../../workflows/statechart/catalog.js';
+import { isEffect, isSystemEventType, isUserEventType, roleNames, systemActor, type IssueContext, type IssueEvent } from '../../workflows/statechart/catalog.js';
 import { badExpressionPaths, resolveExpressions, type ExpressionScope } from '../../workflows/statechart/expressions.js';
 import { actor } from './statechart-support.js';
 
@@ -99,10 +99,27 @@ describe('catalog context actions and effects', () => {
   it.each([
     ['complete', false],
     ['not_done', false],
+    ['legal.ok', false],
     ['inventory.started', true],
+    ['assignee.assigned', true],
+    ['issue.created', true],
     ['xstate.after.1h.x', true],
   ])('isSystemEventType(%s) is %s', (type, expected) => {
     expect(isSystemEventType(type)).toBe(expected);
+  });
+
+  it.each([
+    ['complete', true],
+    ['legal.ok', true],
+    ['review.qa.passed_all', true],
+    ['inventory.started', false],
+    ['xstate.done.state.x', false],
+    ['Complete', false],
+    ['legal.', false],
+    ['constructor', false],
+    ['legal.__proto__', false],
+  ])('isUserEventType(%s) is %s', (type, expected) => {
+    expect(isUserEventType(type)).toBe(expected);
   });
 });
 

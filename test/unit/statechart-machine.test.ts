@@ -303,10 +303,10 @@ describe('parallel states', () => {
     },
   });
 
-  it('enters every region; the state name joins the regions with |', () => {
+  it('enters every region; the state name joins the full path of every region with |', () => {
     const [snapshot] = start(machine, {});
     expect(snapshot.value).toEqual({ work: { left: 'l1', right: 'r1' } });
-    expect(stateName(snapshot.value)).toBe('work.left.l1|right.r1');
+    expect(stateName(snapshot.value)).toBe('work.left.l1|work.right.r1');
   });
 
   it('an event moves only the region that handles it', () => {
@@ -580,7 +580,7 @@ describe('refusals', () => {
           escalate: { target: 'done', guard: { type: 'hasRole', params: { roles: ['manager', 'admin'] } } },
           archive: { target: 'done', guard: { type: 'contextEquals', params: { field: 'archivable', value: true } } },
           forbidden: {},
-          'topic.message': 'done',
+          'worker.available': 'done',
         },
       },
       done: { type: 'final' },
@@ -622,9 +622,9 @@ describe('refusals', () => {
     for (const type of ['complete', 'approve', 'escalate']) expect(step(machine, snapshot, { type })[0]).toBe(snapshot);
   });
 
-  it('allowedEvents: each actor sees what its guards let through; system (dotted) events never', () => {
+  it('allowedEvents: each actor sees what its guards let through; events the product sends itself never', () => {
     const [snapshot] = start(machine, input);
-    expect(handledEventTypes(snapshot).sort()).toEqual(['approve', 'archive', 'complete', 'escalate', 'topic.message']);
+    expect(handledEventTypes(snapshot).sort()).toEqual(['approve', 'archive', 'complete', 'escalate', 'worker.available']);
     expect(allowedEvents(snapshot, worker)).toEqual(['complete']);
     expect(allowedEvents(snapshot, actor('r-1', 'reviewer'))).toEqual(['approve']);
     expect(allowedEvents(snapshot, manager)).toEqual(['escalate']);
@@ -639,7 +639,7 @@ describe('refusals', () => {
 
   it('a system event is taken by step although no user may send it', () => {
     const [snapshot] = start(machine, input);
-    expect(run(machine, snapshot, { type: 'topic.message' })[0].status).toBe('done');
+    expect(run(machine, snapshot, { type: 'worker.available' })[0].status).toBe('done');
   });
 });
 
@@ -675,9 +675,60 @@ describe('stateName', () => {
     [{ review: 'waiting' }, 'review.waiting'],
     [{ a: { b: { c: 'd' } } }, 'a.b.c.d'],
     [{ a: 'x', b: 'y' }, 'a.x|b.y'],
-    [{ p: { left: 'l1', right: { r: 'r1' } } }, 'p.left.l1|right.r.r1'],
+    [{ p: { left: 'l1', right: { r: 'r1' } } }, 'p.left.l1|p.right.r.r1'],
     [{ a: {} }, 'a'],
   ])('%j is %s', (value, name) => {
     expect(stateName(value as never)).toBe(name);
+  });
+});
+
+describe('onDone and guard combinators', () => {
+  const machine = machineOf({
+    initial: 'review',
+    context: { locked: false },
+    states: {
+      review: {
+        type: 'parallel',
+        states: {
+          legal: { initial: 'pending', states: { pending: { on: { 'legal.ok': 'ok' } }, ok: { type: 'final' } } },
+          qa: {
+            initial: 'pending',
+            states: {
+              pending: {
+                on: {
+                  'qa.ok': {
+                    target: 'ok',
+                    guard: { type: 'or', params: { guards: ['isAssignee', { type: 'and', params: { guards: [{ type: 'hasRole', params: { roles: ['manager'] } }, { type: 'not', params: { guards: [{ type: 'contextEquals', params: { field: 'locked', value: true } }] } }] } }] } },
+                  },
+                },
+              },
+              ok: { type: 'final' },
+            },
+          },
+        },
+        onDone: 'approved',
+      },
+      approved: { type: 'final' },
+    },
+  });
+
+  it('a parallel state joins once every region reaches its final state', () => {
+    const [snapshot] = start(machine, { assigneeId: 'w-1' });
+    expect(stateName(snapshot.value)).toBe('review.legal.pending|review.qa.pending');
+    const [half] = run(machine, snapshot, { type: 'qa.ok', actor: worker });
+    expect(stateName(half.value)).toBe('review.legal.pending|review.qa.ok');
+    const [joined] = run(machine, half, { type: 'legal.ok', actor: worker });
+    expect(joined.value).toBe('approved');
+    expect(joined.status).toBe('done');
+  });
+
+  it.each([
+    ['the assignee', worker, {}, true],
+    ['a manager', manager, {}, true],
+    ['a manager while locked', manager, { locked: true }, false],
+    ['another worker', otherWorker, {}, false],
+  ])('or(isAssignee, and(hasRole manager, not(locked))): %s → %s', (_, sender, context, allowed) => {
+    const [snapshot] = start(machine, { assigneeId: 'w-1', ...context });
+    expect(allowedEvents(snapshot, sender).includes('qa.ok')).toBe(allowed);
   });
 });

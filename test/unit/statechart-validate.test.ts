@@ -78,7 +78,7 @@ describe('validateDefinition refuses unknown catalog names', () => {
   it('an unknown guard', () => {
     expect(one({ a: { on: { go: { target: 'b', guard: 'nope' } } }, b: {} })).toEqual({
       path: 'states.a.on.go.guard.type',
-      message: 'unknown guard "nope"; the catalog has isAssignee, isUser, hasRole, contextEquals',
+      message: 'unknown guard "nope"; the catalog has isAssignee, isUser, hasRole, contextEquals, and, or, not',
     });
   });
 
@@ -191,7 +191,7 @@ describe('validateDefinition refuses bad shapes', () => {
   it('unknown state and transition keys, and bad event types, all at once', () => {
     expect(validateDefinition(chart({ a: { foo: 1, on: { 'Go!': 'a', go: { target: 'a', cond: 'x' } } } }))).toEqual([
       { path: 'states.a.foo', message: 'unknown state key' },
-      { path: 'states.a.on.Go!', message: 'event types are words, dotted for system events (inventory.started)' },
+      { path: 'states.a.on.Go!', message: 'event types are words of letters, digits and _ starting with a lower-case letter, dotted to group them (legal.ok)' },
       { path: 'states.a.on.go.cond', message: 'unknown transition key' },
     ]);
   });
@@ -224,5 +224,69 @@ describe('validateDefinition refuses bad shapes', () => {
       { path: 'states.s200', message: 'at most 200 states' },
       { path: 'states.s201', message: 'at most 200 states' },
     ]);
+  });
+});
+
+describe('validateDefinition: onDone and guard combinators', () => {
+  const review = (extra: Record<string, unknown> = {}) =>
+    chart({
+      review: {
+        type: 'parallel',
+        states: {
+          legal: { initial: 'pending', states: { pending: { on: { 'legal.ok': 'ok' } }, ok: { type: 'final' } } },
+          qa: { initial: 'pending', states: { pending: { on: { 'qa.ok': 'ok' } }, ok: { type: 'final' } } },
+        },
+        onDone: 'approved',
+        ...extra,
+      },
+      approved: { type: 'final' },
+    });
+
+  it('accepts onDone on a parallel or compound state, with dotted user events', () => {
+    expect(validateDefinition(review())).toEqual([]);
+    expect(validateDefinition(chart({ a: { initial: 'x', states: { x: { on: { go: 'y' } }, y: { type: 'final' } }, onDone: { target: 'b', guard: 'isAssignee' } }, b: {} }))).toEqual([]);
+  });
+
+  it('refuses onDone on an atomic state, at the root, or to a state that does not exist', () => {
+    expect(one({ a: { onDone: 'b' }, b: {} }).path).toBe('states.a.onDone');
+    expect(validateDefinition(chart({ a: { initial: 'x', states: { x: { type: 'final' } } } }, { onDone: 'a' }))[0]?.path).toBe('onDone');
+    expect(validateDefinition(review({ onDone: 'nowhere' }))).toEqual([{ path: 'states.review.onDone', message: 'no state "nowhere" to go to from review' }]);
+  });
+
+  it('refuses onDone transitions that loop without an event', () => {
+    expect(validateDefinition(chart({ a: { initial: 'x', states: { x: { type: 'final' } }, onDone: 'a' } }))).toEqual([
+      { path: 'states.a.onDone', message: 'onDone transitions loop without an event: a → a' },
+    ]);
+  });
+
+  it('accepts and / or / not over catalog guards, nested', () => {
+    const guard = {
+      type: 'or',
+      params: { guards: ['isAssignee', { type: 'and', params: { guards: [{ type: 'hasRole', params: { roles: ['manager'] } }, { type: 'not', params: { guards: [{ type: 'contextEquals', params: { field: 'locked', value: true } }] } }] } }] },
+    };
+    expect(validateDefinition(chart({ a: { on: { go: { target: 'b', guard } } }, b: {} }))).toEqual([]);
+  });
+
+  it.each([
+    [{ type: 'and', params: { guards: [] } }, 'states.a.on.go.guard.params.guards', 'and takes at least one guard'],
+    [{ type: 'not', params: { guards: ['isAssignee', 'isAssignee'] } }, 'states.a.on.go.guard.params.guards', 'not takes exactly one guard'],
+    [{ type: 'or', params: { guard: ['isAssignee'] } }, 'states.a.on.go.guard.params', 'or takes { guards: [...] }'],
+    [{ type: 'or' }, 'states.a.on.go.guard.params', 'or takes { guards: [...] }'],
+    [{ type: 'or', params: { guards: ['isAssignee', 'nope'] } }, 'states.a.on.go.guard.params.guards[1].type', 'unknown guard "nope"; the catalog has isAssignee, isUser, hasRole, contextEquals, and, or, not'],
+    [{ type: 'or', params: { guards: [{ type: 'hasRole', params: { roles: ['pilot'] } }] } }, 'states.a.on.go.guard.params.guards[0].params.roles[0]', undefined],
+  ])('refuses %j naming where', (guard, path, message) => {
+    const error = one({ a: { on: { go: { target: 'b', guard } } }, b: {} });
+    expect(error.path).toBe(path);
+    if (message) expect(error.message).toBe(message);
+  });
+
+  it('refuses guards nested deeper than 8', () => {
+    let guard: unknown = 'isAssignee';
+    for (let i = 0; i < 9; i++) guard = { type: 'not', params: { guards: [guard] } };
+    expect(one({ a: { on: { go: { target: 'b', guard } } }, b: {} }).message).toBe('guards nest at most 8 deep');
+  });
+
+  it("refuses XState's own event names: onDone, after and always say it", () => {
+    expect(one({ a: { on: { 'xstate.done.state.x': 'b' } }, b: {} })).toEqual({ path: 'states.a.on.xstate.done.state.x', message: "xstate.* events are XState's own: use after, always or onDone" });
   });
 });

@@ -46,6 +46,26 @@ export const guards = {
   },
 } as const;
 
+/** A guard as a definition names it: a catalog guard, or `and` / `or` / `not` over nested guards. */
+export type GuardRef = string | { type: string; params?: unknown };
+
+/** Combine guards: `and` and `or` over one or more, `not` over exactly one, each a catalog guard or a combinator. */
+export const guardCombinators = ['and', 'or', 'not'] as const;
+export type GuardCombinator = (typeof guardCombinators)[number];
+export const isGuardCombinator = (type: string): type is GuardCombinator => (guardCombinators as readonly string[]).includes(type);
+
+/** Tests a guard reference; saving checked every name and params, so each lookup finds its guard. */
+export function testGuard(ref: GuardRef, args: GuardArgs): boolean {
+  const { type, params } = typeof ref === 'string' ? { type: ref, params: undefined } : ref;
+  if (isGuardCombinator(type)) {
+    const nested = (params as { guards: GuardRef[] }).guards;
+    if (type === 'and') return nested.every((guard) => testGuard(guard, args));
+    if (type === 'or') return nested.some((guard) => testGuard(guard, args));
+    return !testGuard(nested[0]!, args);
+  }
+  return (guards[type as GuardName].test as (args: GuardArgs, params: unknown) => boolean)(args, params);
+}
+
 /**
  * Context actions change the context inside the transition (pure; implemented in machine.ts). Stored
  * definitions leave the defaults out, so machine.ts applies them: the schemas fill in the same values.
@@ -176,5 +196,29 @@ export type ContextActionName = keyof typeof contextActions;
 
 export const isEffect = (name: string): name is EffectName => Object.hasOwn(effects, name);
 
-/** Events users send are plain words (`complete`); dotted names (`inventory.started`) come from the system. */
-export const isSystemEventType = (type: string) => type.includes('.');
+/** What topics deliver: each is published by the product (an inventory started, a worker became available or qualified). */
+export const topicEventTypes = ['inventory.started', 'worker.available', 'worker.qualified'] as const;
+export type TopicEventType = (typeof topicEventTypes)[number];
+
+/**
+ * The events the product sends itself: every effect's answers, what topics deliver, an issue's first step
+ * (`issue.created`) and a migration's step (`issue.migrated`). A type may handle them; no user may send them.
+ */
+export const systemEventTypes: ReadonlySet<string> = new Set([
+  ...Object.values(effects).flatMap((effect) => effect.answers),
+  ...topicEventTypes,
+  'issue.created',
+  'issue.migrated',
+]);
+
+/**
+ * An event name: words of letters, digits and _ starting with a lower-case letter, dotted to group them
+ * (`complete`, `legal.ok`). Names starting with `xstate.` are XState's own (timers, done events).
+ */
+export const eventTypePattern = /^[a-z][A-Za-z0-9_]*(\.[a-z][A-Za-z0-9_]*)*$/;
+
+export const isSystemEventType = (type: string) => systemEventTypes.has(type) || type.startsWith('xstate.');
+
+/** The one rule the validator and the API share: any event name a type may declare that the product does not send itself. */
+export const isUserEventType = (type: string) =>
+  eventTypePattern.test(type) && !isSystemEventType(type) && !type.split('.').some((part) => reservedNames.has(part));

@@ -10,7 +10,18 @@ import {
   type AnyStateMachine,
   type StateValue,
 } from 'xstate';
-import { contextActions, guards, isSystemEventType, type Actor, type IssueContext, type IssueEvent } from './catalog.js';
+import {
+  contextActions,
+  guardCombinators,
+  guards,
+  isUserEventType,
+  testGuard,
+  type Actor,
+  type GuardArgs,
+  type GuardRef,
+  type IssueContext,
+  type IssueEvent,
+} from './catalog.js';
 import { resolveExpressions, type ExpressionScope } from './expressions.js';
 
 /** A statechart in XState v5 config form, as stored (JSON). */
@@ -64,6 +75,7 @@ export function buildMachine(definition: IssueTypeDefinition, issue: { id: strin
       isUser: (args, params: { field: string }) => guards.isUser.test(args, params),
       hasRole: (args, params: { roles: string[] }) => guards.hasRole.test(args, params),
       contextEquals: (args, params: { field: string; value: unknown }) => guards.contextEquals.test(args, params),
+      ...Object.fromEntries(guardCombinators.map((type) => [type, (args: GuardArgs, params: { guards: GuardRef[] }) => testGuard({ type, params }, args)])),
     },
     actions: {
       set: assign(({ context, event }, params: Record<string, unknown>) => resolveExpressions(params, scope(context, event))),
@@ -161,15 +173,25 @@ export function restore(machine: AnyStateMachine, value: StateValue, context: Is
   return machine.resolveState({ value, context });
 }
 
-/** `open`, `review.waiting`, or `a.x|b.y` for parallel states: what the read model and search attribute show. */
-export function stateName(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  const parts = Object.entries(value).map(([key, child]) => {
-    const inner = child === undefined ? '' : stateName(child as StateValue);
-    return inner ? `${key}.${inner}` : key;
-  });
-  return parts.join('|');
+/**
+ * The path of every active leaf state, in name order: `open`, `review.waiting`; a parallel state gives one per
+ * region (`review.legal.ok`, `review.qa.pending`).
+ */
+export function activeStatePaths(value: StateValue): string[] {
+  const paths = (at: StateValue, prefix: string): string[] =>
+    typeof at === 'string'
+      ? [prefix + at]
+      : Object.entries(at).flatMap(([key, child]) =>
+          child === undefined || (typeof child === 'object' && Object.keys(child).length === 0) ? [prefix + key] : paths(child as StateValue, `${prefix}${key}.`),
+        );
+  return paths(value, '').sort();
 }
+
+/**
+ * What the read model, the history and the search attribute show: the active leaf paths in name order (a stored
+ * definition's key order is PostgreSQL's, not its author's) joined by `|`.
+ */
+export const stateName = (value: StateValue): string => activeStatePaths(value).join('|');
 
 /** Event types that change something now, i.e. some transition of an active state handles them. */
 export function handledEventTypes(snapshot: AnyMachineSnapshot): string[] {
@@ -177,10 +199,10 @@ export function handledEventTypes(snapshot: AnyMachineSnapshot): string[] {
   return [...new Set(nodes.flatMap((node) => node.ownEvents))];
 }
 
-/** What a user may send now: handled, not a system event, and every guard on the way passes. */
+/** What a user may send now, in name order: handled, not a system event, and every guard on the way passes. */
 export function allowedEvents(snapshot: AnyMachineSnapshot, actor: Actor): string[] {
   if (snapshot.status !== 'active') return [];
-  return handledEventTypes(snapshot).filter(
-    (type) => !isSystemEventType(type) && !type.startsWith('xstate.') && snapshot.can({ type, actor, data: {} }),
-  );
+  return handledEventTypes(snapshot)
+    .filter((type) => isUserEventType(type) && snapshot.can({ type, actor, data: {} }))
+    .sort();
 }

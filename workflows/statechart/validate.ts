@@ -3,7 +3,7 @@
 import type { AnyStateMachine } from 'xstate';
 import type { z } from 'zod';
 import { contextActions, effects, emitAction, guards } from './catalog-schemas.js';
-import { minDelayMs, reservedNames } from './catalog.js';
+import { eventTypePattern, guardCombinators, isGuardCombinator, minDelayMs, reservedNames } from './catalog.js';
 import { badExpressionPaths } from './expressions.js';
 import { buildMachine, parseDuration, type IssueTypeDefinition } from './machine.js';
 
@@ -13,12 +13,12 @@ export interface DefinitionError {
   message: string;
 }
 
-const stateKeys = new Set(['id', 'type', 'initial', 'description', 'meta', 'entry', 'exit', 'on', 'after', 'always', 'states', 'history', 'target', 'tags']);
+const stateKeys = new Set(['id', 'type', 'initial', 'description', 'meta', 'entry', 'exit', 'on', 'after', 'always', 'onDone', 'states', 'history', 'target', 'tags']);
 const rootOnlyKeys = new Set(['context', 'version']);
 const transitionKeys = new Set(['target', 'guard', 'actions', 'reenter', 'description', 'meta']);
-const eventTypePattern = /^[a-z][A-Za-z0-9_]*(\.[a-z][A-Za-z0-9_]*)*$/;
 const stateNamePattern = /^[A-Za-z_][\w-]*$/;
 const maxStates = 200;
+const maxGuardDepth = 8;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   !!value && typeof value === 'object' && !Array.isArray(value);
@@ -72,11 +72,23 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
     });
   };
 
-  const guard = (path: string, value: unknown) => {
+  const guard = (path: string, value: unknown, depth = 0) => {
     const ref = reference(path, value);
     if (!ref) return;
+    if (isGuardCombinator(ref.type)) {
+      if (depth >= maxGuardDepth) return fail(path, `guards nest at most ${maxGuardDepth} deep`);
+      const nested = isObject(ref.params) ? ref.params.guards : undefined;
+      if (!isObject(ref.params) || Object.keys(ref.params).some((key) => key !== 'guards') || !Array.isArray(nested)) {
+        return fail(`${path}.params`, `${ref.type} takes { guards: [...] }`);
+      }
+      if (ref.type === 'not' ? nested.length !== 1 : nested.length === 0) {
+        return fail(`${path}.params.guards`, ref.type === 'not' ? 'not takes exactly one guard' : `${ref.type} takes at least one guard`);
+      }
+      nested.forEach((inner, index) => guard(`${path}.params.guards[${index}]`, inner, depth + 1));
+      return;
+    }
     if (!Object.hasOwn(guards, ref.type)) {
-      fail(`${path}.type`, `unknown guard "${ref.type}"; the catalog has ${Object.keys(guards).join(', ')}`);
+      fail(`${path}.type`, `unknown guard "${ref.type}"; the catalog has ${[...Object.keys(guards), ...guardCombinators].join(', ')}`);
       return;
     }
     params(`${path}.params`, guards[ref.type as keyof typeof guards].params, ref.params);
@@ -121,7 +133,8 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
       if (!isObject(node.on)) fail(`${prefix}on`, 'expected an object of event types');
       else
         for (const [type, value] of Object.entries(node.on)) {
-          if (!eventTypePattern.test(type)) fail(`${prefix}on.${type}`, 'event types are words, dotted for system events (inventory.started)');
+          if (type.startsWith('xstate.')) fail(`${prefix}on.${type}`, "xstate.* events are XState's own: use after, always or onDone");
+          else if (!eventTypePattern.test(type)) fail(`${prefix}on.${type}`, 'event types are words of letters, digits and _ starting with a lower-case letter, dotted to group them (legal.ok)');
           else if (type.split('.').some((part) => reservedNames.has(part))) fail(`${prefix}on.${type}`, `"${type}" is a reserved name`);
           transitions(`${prefix}on.${type}`, names, value);
         }
@@ -140,6 +153,11 @@ export function validateDefinition(definition: unknown, typeKey = 'issue'): Defi
         }
     }
     if (node.always !== undefined) transitions(`${prefix}always`, names, node.always);
+    if (node.onDone !== undefined) {
+      if (isRoot) fail('onDone', 'the root has no onDone: reaching one of its final states ends the issue');
+      else if (node.states === undefined) fail(`${prefix}onDone`, 'only a compound or parallel state has onDone: it is taken once its final state is reached (every region\'s, for a parallel one)');
+      else transitions(`${prefix}onDone`, names, node.onDone);
+    }
     if (node.states !== undefined) {
       if (!isObject(node.states) || Object.keys(node.states).length === 0) return fail(`${prefix}states`, 'expected at least one state');
       for (const [name, child] of Object.entries(node.states)) {
@@ -219,7 +237,21 @@ function activeAfterEntering(node: StateNode): StateNode[] {
 }
 
 /**
- * Eventless (`always`) transitions that can lead back where they started without an event in between: the
+ * The `onDone` transitions of the states active once a state is entered: a compound state is done when one of its final
+ * children is active, a parallel one when every region is done. They follow without an event.
+ */
+function doneTransitions(machine: AnyStateMachine, active: StateNode[]): { owner: StateNode; targets: StateNode[] }[] {
+  const isDone = (node: StateNode): boolean =>
+    node.type === 'compound'
+      ? active.some((child) => child.parent === node && child.type === 'final')
+      : node.type === 'parallel' && Object.values(node.states).every(isDone);
+  return active
+    .filter((node) => node !== machine.root && isDone(node))
+    .map((owner) => ({ owner, targets: (owner.transitions.get(`xstate.done.state.${owner.id}`) ?? []).flatMap((transition) => transition.target ?? []) }));
+}
+
+/**
+ * Eventless (`always`, and `onDone` of a state that is done on entry) transitions that can lead back where they started without an event in between: the
  * machine would step forever. Guards do not count as a way out (they may all pass), and an `always` without a
  * target repeats in place unless a guard stops it.
  */
@@ -237,7 +269,11 @@ function eventlessLoop(machine: AnyStateMachine): DefinitionError | undefined {
       }
     }
   }
-  const next = (node: StateNode) => activeAfterEntering(node).flatMap((active) => (active.always ?? []).flatMap((transition) => transition.target ?? []));
+  const next = (node: StateNode) => {
+    const active = activeAfterEntering(node);
+    const always = active.flatMap((at) => (at.always ?? []).flatMap((transition) => transition.target ?? []));
+    return [...always, ...doneTransitions(machine, active).flatMap((done) => done.targets)];
+  };
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (node: StateNode, trail: StateNode[]): StateNode[] | undefined => {
     if (state.get(node.id) === 'visiting') return [...trail.slice(trail.indexOf(node)), node];
@@ -259,7 +295,12 @@ function eventlessLoop(machine: AnyStateMachine): DefinitionError | undefined {
       const ordered = [...cycle.slice(first), ...cycle.slice(0, first)];
       loop.splice(0, loop.length, ...ordered, ordered[0]!);
       const names = loop.map((at) => at.path.join('.') || '(root)');
-      return { path: `${jsonPath(loop[0]!) ? `${jsonPath(loop[0]!)}.` : ''}always`, message: `always transitions loop without an event: ${names.join(' → ')}` };
+      // Named by the kind of transition that leaves the first state: its own `always`, or a done state's `onDone`.
+      const [from, to] = [loop[0]!, loop[1]!];
+      const byAlways = activeAfterEntering(from).some((at) => (at.always ?? []).some((transition) => transition.target?.includes(to)));
+      const owner = byAlways ? from : (doneTransitions(machine, activeAfterEntering(from)).find((done) => done.targets.includes(to))?.owner ?? from);
+      const kind = byAlways ? 'always' : 'onDone';
+      return { path: `${jsonPath(owner) ? `${jsonPath(owner)}.` : ''}${kind}`, message: `${kind} transitions loop without an event: ${names.join(' → ')}` };
     }
   }
   return undefined;
