@@ -248,7 +248,13 @@ export function toSvg(layout: DiagramLayout, active: ReadonlySet<string> = new S
     state.children.forEach(sort);
   };
   sort(layout.graph.root);
-  for (const state of containers) drawContainer(state, layout.states.get(state.id)!);
+  /** Each state in a group naming it, so a page embedding the picture can find and style it. */
+  const draw = (state: DiagramState, drawState: (state: DiagramState, box: Box) => void) => {
+    out.push(`<g class="${active.has(state.id) ? 'state active' : 'state'}" data-state="${xmlText(state.id)}">`);
+    drawState(state, layout.states.get(state.id)!);
+    out.push('</g>');
+  };
+  for (const state of containers) draw(state, drawContainer);
   for (const [, box] of layout.initials) {
     const { x, y } = centre(box);
     out.push(`<circle cx="${num(x)}" cy="${num(y)}" r="${num(box.width / 2)}" fill="${colors.pseudo}"/>`);
@@ -257,7 +263,7 @@ export function toSvg(layout: DiagramLayout, active: ReadonlySet<string> = new S
     const path = edge.points.map((point, index) => `${index ? 'L' : 'M'}${num(point.x)} ${num(point.y)}`).join(' ');
     out.push(`<path d="${path}" fill="none" stroke="${colors.edge}" stroke-width="1.4" marker-end="url(#arrow)"/>`);
   }
-  for (const state of leaves) drawLeaf(state, layout.states.get(state.id)!);
+  for (const state of leaves) draw(state, drawLeaf);
   for (const { label } of layout.edges) {
     if (!label) continue;
     rect(label.box, `rx="3" fill="#ffffff" fill-opacity="0.9"`);

@@ -159,10 +159,17 @@ describe('SVG', () => {
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(2);
     expect(textsOf(svg)).toContain('H*');
     expect(textsOf(svg)).toContain('working (parallel)');
-    // Three final states, two borders each; six states highlighted (the leaves filled, containers tinted).
+    // Three final states, two borders each; five states highlighted (the leaves filled, the containers around them tinted).
     expect(svg.match(/rx="5" fill="none"/g)).toHaveLength(3);
     expect(svg.match(/fill="#fbbf24"/g)).toHaveLength(2);
     expect(svg.match(/fill="#fef3c7"/g)).toHaveLength(3);
+    expect([...svg.matchAll(/<g class="state active" data-state="([^"]+)">/g)].map(([, id]) => id)).toEqual([
+      'ticket.working',
+      'ticket.working.code',
+      'ticket.working.docs',
+      'ticket.working.code.writing',
+      'ticket.working.docs.published',
+    ]);
     expect(toSvg(await layoutStatechart(graph))).not.toContain('#fbbf24');
   });
 
