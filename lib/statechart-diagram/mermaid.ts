@@ -84,10 +84,11 @@ export function toMermaid(graph: StatechartGraph, active: ReadonlySet<string> = 
     for (const line of transitionsIn.get(state.id) ?? []) write(depth, line);
     for (const child of state.children) if (child.kind === 'final') write(depth, `${id(child)} --> [*]`);
   };
-  // The root is the diagram itself, unless transitions leave or enter it: then it is drawn as a state of its own.
-  if (transitionsIn.has(outside)) {
+  // The root is the diagram itself, unless transitions leave or enter it, or it is parallel (Mermaid splits regions
+  // only inside a composite state): then it is drawn as a state of its own.
+  if (transitionsIn.has(outside) || graph.root.kind === 'parallel') {
     declare(graph.root, 1);
-    for (const line of transitionsIn.get(outside)!) write(1, line);
+    for (const line of transitionsIn.get(outside) ?? []) write(1, line);
   } else {
     body(graph.root, 1);
   }

@@ -149,6 +149,13 @@ describe('Mermaid', () => {
     expect(mermaid).toContain('  twice --> a : reset');
     expect(mermaid).not.toContain('classDef');
   });
+
+  it('draws a parallel root as a state of its own: Mermaid splits regions only inside one', () => {
+    const graph = graphOf({ id: 'both', type: 'parallel', states: { left: { initial: 'l', states: { l: {} } }, right: { initial: 'r', states: { r: {} } } } }, 'both');
+    expect(toMermaid(graph)).toBe(
+      ['stateDiagram-v2', '  state both {', '    state left {', '      [*] --> l', '      l', '    }', '    --', '    state right {', '      [*] --> r', '      r', '    }', '  }', ''].join('\n'),
+    );
+  });
 });
 
 describe('SVG', () => {
