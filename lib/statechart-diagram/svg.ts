@@ -71,6 +71,11 @@ const sizes = {
   labelHeight: 16,
 };
 
+/** What a container says at its top. */
+const titleOf = (state: DiagramState) => (state.kind === 'parallel' ? `${state.name} (parallel)` : state.name);
+/** Titles are semibold: wider than the regular text the estimate is for. */
+const titleWidth = (state: DiagramState) => Math.ceil(textWidth(titleOf(state), font.title) * 1.1);
+
 const initialId = (stateId: string) => `${stateId}#initial`;
 const canvasId = '#canvas';
 
@@ -106,7 +111,7 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
           'elk.padding': `[top=${sizes.titleHeight + pad},left=${pad},bottom=${pad},right=${pad}]`,
           // Wide enough for its name, however narrow what it holds.
           'elk.nodeSize.constraints': 'MINIMUM_SIZE',
-          'elk.nodeSize.minimum': `(${textWidth(state.name, font.title) + 2 * pad}, ${sizes.titleHeight + 2 * pad})`,
+          'elk.nodeSize.minimum': `(${titleWidth(state) + 2 * pad}, ${sizes.titleHeight + 2 * pad})`,
         },
       };
     }
@@ -184,7 +189,9 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
 const colors = {
   text: '#0f172a',
   state: { fill: '#eff6ff', stroke: '#2563eb' },
-  container: { fill: '#f8fafc', stroke: '#64748b' },
+  /** The chart itself is white; the compound states in it a shade darker. */
+  frame: { fill: '#ffffff', stroke: '#64748b' },
+  container: { fill: '#f1f5f9', stroke: '#64748b' },
   region: { fill: '#ffffff', stroke: '#94a3b8' },
   /** The states an issue is in: leaves filled strongly, the containers around them tinted. */
   active: { fill: '#fbbf24', stroke: '#b45309', containerFill: '#fef3c7' },
@@ -215,11 +222,10 @@ export function toSvg(layout: DiagramLayout, active: ReadonlySet<string> = new S
 
   const drawContainer = (state: DiagramState, box: Box) => {
     const on = active.has(state.id);
-    const { fill, stroke } = state.region ? colors.region : colors.container;
+    const { fill, stroke } = state.region ? colors.region : state === layout.graph.root ? colors.frame : colors.container;
     const dashed = state.region ? ' stroke-dasharray="6 4"' : '';
     rect(box, `rx="10" fill="${on ? colors.active.containerFill : fill}" stroke="${on ? colors.active.stroke : stroke}" stroke-width="${on ? 2.5 : 1.5}"${dashed}`);
-    const title = state.kind === 'parallel' ? `${state.name} (parallel)` : state.name;
-    text(box.x + sizes.containerPad, box.y + sizes.titleHeight / 2 + sizes.containerPad / 2, title, `font-size="${font.title}" font-weight="600" dy="0.35em" fill="${colors.text}"`);
+    text(box.x + sizes.containerPad, box.y + sizes.titleHeight / 2 + sizes.containerPad / 2, titleOf(state), `font-size="${font.title}" font-weight="600" dy="0.35em" fill="${colors.text}"`);
   };
   const drawLeaf = (state: DiagramState, box: Box) => {
     const on = active.has(state.id);
