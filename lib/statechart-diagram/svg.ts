@@ -2,7 +2,7 @@
 // containers laid out together with what they hold (one layout over the whole hierarchy), so edges may cross
 // their borders. Every coordinate drawn comes from ELK's result; only sizes are chosen here, from text lengths.
 import elkBundled, { type ElkExtendedEdge, type ElkNode, type ElkShape } from 'elkjs/lib/elk.bundled.js';
-import type { DiagramState, StatechartGraph } from './graph.js';
+import { allStates, type DiagramState, type StatechartGraph } from './graph.js';
 
 export interface Box {
   x: number;
@@ -76,22 +76,30 @@ const titleOf = (state: DiagramState) => (state.kind === 'parallel' ? `${state.n
 /** Titles are semibold: wider than the regular text the estimate is for. */
 const titleWidth = (state: DiagramState) => Math.ceil(textWidth(titleOf(state), font.title) * 1.1);
 
-const initialId = (stateId: string) => `${stateId}#initial`;
-const canvasId = '#canvas';
 
 // The bundled build runs ELK in this thread (no web worker); its module is the constructor, also as `default`.
 const elk = new elkBundled.default();
 
 export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramLayout> {
+  // ELK's ids are numbered here: any string may be a state's id, so none could be set apart for the initial dots.
+  const elkIds = new Map<string, string>();
+  const elkIdOf = (stateId: string) => elkIds.get(stateId)!;
+  const stateOfElkId = new Map<string, string>();
+  const initialOfElkId = new Map<string, string>();
+  for (const state of allStates(graph)) {
+    elkIds.set(state.id, `s${elkIds.size}`);
+    stateOfElkId.set(elkIdOf(state.id), state.id);
+  }
   const elkNodes = new Map<string, ElkNode>();
   const parentOf = new Map<string, string>();
   const toElk = (state: DiagramState): ElkNode => {
+    const id = elkIdOf(state.id);
     let node: ElkNode;
     if (state.kind === 'history') {
-      node = { id: state.id, width: sizes.historyDiameter, height: sizes.historyDiameter };
+      node = { id, width: sizes.historyDiameter, height: sizes.historyDiameter };
     } else if (state.children.length === 0) {
       const inset = state.kind === 'final' ? 2 * sizes.finalInset : 0;
-      node = { id: state.id, width: Math.max(64, textWidth(state.name, font.state) + 2 * sizes.statePadX) + inset, height: sizes.stateHeight + inset };
+      node = { id, width: Math.max(64, textWidth(state.name, font.state) + 2 * sizes.statePadX) + inset, height: sizes.stateHeight + inset };
     } else {
       const children = state.children.map((child) => {
         parentOf.set(child.id, state.id);
@@ -99,12 +107,14 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
       });
       const edges: ElkExtendedEdge[] = [];
       if (state.initial) {
-        children.unshift({ id: initialId(state.id), width: sizes.initialDiameter, height: sizes.initialDiameter });
-        edges.push({ id: initialId(state.id), sources: [initialId(state.id)], targets: [state.initial] });
+        const dot = `i${id}`;
+        initialOfElkId.set(dot, state.id);
+        children.unshift({ id: dot, width: sizes.initialDiameter, height: sizes.initialDiameter });
+        edges.push({ id: dot, sources: [dot], targets: [elkIdOf(state.initial)] });
       }
       const pad = sizes.containerPad;
       node = {
-        id: state.id,
+        id,
         children,
         edges,
         layoutOptions: {
@@ -119,7 +129,7 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
     return node;
   };
   const canvas: ElkNode = {
-    id: canvasId,
+    id: 'canvas',
     children: [toElk(graph.root)],
     edges: [],
     layoutOptions: {
@@ -141,26 +151,28 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
       'elk.json.edgeCoords': 'ROOT',
     },
   };
-  elkNodes.set(canvasId, canvas);
 
-  const ancestors = (stateId: string): string[] => {
-    const chain: string[] = [];
+  /** The states around one, innermost first; `undefined` stands for the canvas, around the root. */
+  const ancestors = (stateId: string): (string | undefined)[] => {
+    const chain: (string | undefined)[] = [];
     for (let at = parentOf.get(stateId); at; at = parentOf.get(at)) chain.push(at);
-    return [...chain, canvasId];
+    return [...chain, undefined];
   };
   /** ELK wants an edge in the node that holds both ends: one end itself if it holds the other, else their nearest common ancestor. */
-  const containerOf = (source: string, target: string): string => {
-    if (source !== target && ancestors(target).includes(source)) return source;
-    if (source !== target && ancestors(source).includes(target)) return target;
-    const aroundTarget = new Set(ancestors(target));
-    return ancestors(source).find((candidate) => aroundTarget.has(candidate))!;
+  const containerOf = (source: string, target: string): ElkNode => {
+    const aroundTarget = ancestors(target);
+    const aroundSource = ancestors(source);
+    const container =
+      source !== target && aroundTarget.includes(source) ? source
+      : source !== target && aroundSource.includes(target) ? target
+      : aroundSource.find((candidate) => aroundTarget.includes(candidate));
+    return container === undefined ? canvas : elkNodes.get(container)!;
   };
   graph.transitions.forEach((transition, index) => {
-    const container = elkNodes.get(containerOf(transition.source, transition.target))!;
-    (container.edges ??= []).push({
-      id: `transition-${index}`,
-      sources: [transition.source],
-      targets: [transition.target],
+    (containerOf(transition.source, transition.target).edges ??= []).push({
+      id: `t${index}`,
+      sources: [elkIdOf(transition.source)],
+      targets: [elkIdOf(transition.target)],
       labels: [{ text: transition.label, width: textWidth(transition.label, font.label) + 2 * sizes.labelPadX, height: sizes.labelHeight, layoutOptions: { 'elk.edgeLabels.inline': 'true' } }],
     });
   });
@@ -172,8 +184,9 @@ export async function layoutStatechart(graph: StatechartGraph): Promise<DiagramL
   const boxOf = (node: ElkShape): Box => ({ x: node.x ?? 0, y: node.y ?? 0, width: node.width ?? 0, height: node.height ?? 0 });
   const read = (node: ElkNode) => {
     for (const child of node.children ?? []) {
-      if (child.id.endsWith('#initial')) initials.set(child.id.slice(0, -'#initial'.length), boxOf(child));
-      else states.set(child.id, boxOf(child));
+      const initialOf = initialOfElkId.get(child.id);
+      if (initialOf) initials.set(initialOf, boxOf(child));
+      else states.set(stateOfElkId.get(child.id)!, boxOf(child));
       read(child);
     }
     for (const edge of node.edges ?? []) {
