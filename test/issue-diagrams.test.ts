@@ -78,6 +78,18 @@ describe('GET /issue-types/{key}/versions/{version}/diagram', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('offers both routes in both media types', async () => {
+    const { body } = await h.request('GET', '/openapi.json');
+    for (const path of ['/issue-types/{key}/versions/{version}/diagram', '/issues/{id}/diagram']) {
+      const operation = body.paths[path].get;
+      expect(Object.keys(operation.responses[200].content).sort(), path).toEqual([mermaidType, svgType].sort());
+      expect(operation.parameters.find((parameter: any) => parameter.name === 'format')?.schema.enum, path).toEqual(['svg', 'mermaid']);
+      expect(operation.responses[404], path).toBeDefined();
+    }
+  });
+});
+
 describe('GET /issues/{id}/diagram', () => {
   it('highlights the state a task is in, for those who may read it, in both formats', async () => {
     const created = await h.request('POST', '/tasks', { token: manager.token, body: { title: 'Draw the parrots' } });
@@ -152,5 +164,16 @@ describe('GET /issues/{id}/diagram', () => {
     const typeDiagram = await h.request('GET', '/issue-types/review/versions/1/diagram?format=mermaid', { token: stranger.token });
     expect(typeDiagram.status).toBe(200);
     expect(typeDiagram.body).toContain('\n    --\n');
+
+    // A second version draws its own chart; the issue keeps drawing the version it runs.
+    const next = structuredClone(definition) as any;
+    next.states.checks.on = { archive: 'archived' };
+    next.states.archived = { type: 'final' };
+    expect((await h.request('POST', '/issue-types', { token: admin.token, body: { key: 'review', name: 'Review', definition: next } })).status).toBe(201);
+    const second = await h.request('GET', '/issue-types/review/versions/2/diagram?format=mermaid', { token: stranger.token });
+    expect(second.body).toContain('\n  checks --> archived : archive\n');
+    expect(typeDiagram.body).not.toContain('archived');
+    const stillFirst = await h.request('GET', `/issues/${started.body.id}/diagram?format=mermaid`, { token: worker.token });
+    expect(stillFirst.body).not.toContain('archived');
   });
 });
