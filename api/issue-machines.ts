@@ -47,12 +47,20 @@ function valueOfName(name: string): StateValue {
   return path.reduceRight<StateValue>((inner, key) => ({ [key]: inner }), path.pop()!);
 }
 
+/**
+ * The state value an issue's read model records. A parallel state's name does not say its value: such a row from
+ * before values were recorded has none.
+ */
+export function stateValueOf(row: Pick<typeof issues.$inferSelect, 'value' | 'state'>): StateValue | undefined {
+  if (row.value !== null) return row.value as StateValue;
+  return row.state.includes('|') ? undefined : valueOfName(row.state);
+}
+
 /** The events a caller may send to an issue now: its pinned machine restored at the recorded state and context. */
 export async function allowedEventsOf(db: Db, row: typeof issues.$inferSelect, actor: Actor): Promise<string[]> {
   if (row.status !== 'active') return [];
   const type = await pinnedType(db, row.typeKey, row.typeVersion);
-  // A parallel state's name does not say its value: such a row from before values were recorded shows none.
-  if (!type || (row.value === null && row.state.includes('|'))) return [];
-  const value = (row.value ?? valueOfName(row.state)) as StateValue;
+  const value = stateValueOf(row);
+  if (!type || value === undefined) return [];
   return allowedEvents(restore(type.machine(), value, row.context as IssueContext), actor);
 }

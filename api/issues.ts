@@ -27,7 +27,7 @@ import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeIn
 import { ProblemError, problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
-const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
+export const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
 export const Title = z.string().trim().min(1).max(200);
 const JsonObject = z.record(z.string(), z.unknown());
 
@@ -243,8 +243,16 @@ export function issueService(deps: ApiDeps) {
     allowedEvents: [],
   });
 
+  /** The issue's read model for a caller who may see it; for anyone else the same 404 as for a missing issue. */
+  const readable = async (user: PublicUser, id: string) => {
+    const row = await readModel(id);
+    if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
+    return row;
+  };
+
   return {
     mayRead,
+    readable,
 
     async latestType(key: string) {
       const [row] = await db.select().from(issueTypes).where(eq(issueTypes.key, key)).orderBy(desc(issueTypes.version)).limit(1);
@@ -273,15 +281,13 @@ export function issueService(deps: ApiDeps) {
 
     /** The issue as its last committed step left it: the read model, exact by construction (steps commit with their effects). */
     async get(user: PublicUser, id: string): Promise<IssueJson> {
-      const row = await readModel(id);
-      if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
+      const row = await readable(user, id);
       return { ...fromReadModel(row), allowedEvents: await allowedEventsOf(db, row, actorOf(user)) };
     },
 
     async send(user: PublicUser, id: string, event: { type: string; data: Record<string, unknown> }): Promise<IssueView> {
-      const row = await readModel(id);
       // Refusing by guard or state would tell a stranger that the issue exists and where it stands.
-      if (!row || !mayRead(user, row)) throw problems.notFound(`issue ${id}`);
+      const row = await readable(user, id);
       const type = await pinnedType(db, row.typeKey, row.typeVersion);
       if (type) event = { ...event, data: checkEventData(type, event.type, event.data) };
       const finished = (issue: typeof row) => problems.conflict(`issue ${id} is ${issue.state}: it takes no more events`, 'event-not-allowed');
@@ -533,8 +539,7 @@ export function issueRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const [row] = await db.select().from(issues).where(eq(issues.id, id));
-      if (!row || !service.mayRead(c.get('user'), row)) throw problems.notFound(`issue ${id}`);
+      await service.readable(c.get('user'), id);
       const rows = await db.select().from(issueTransitions).where(eq(issueTransitions.issueId, id)).orderBy(asc(issueTransitions.step));
       return c.json(
         { items: rows.map(({ issueId: _, fromState, toState, at, ...t }) => ({ ...t, from: fromState, to: toState, at: at.toISOString() })) },

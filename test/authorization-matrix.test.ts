@@ -64,6 +64,7 @@ const matrix: Record<string, Entry> = {
 
   'GET /issue-types': { access: signedIn },
   'GET /issue-types/{key}': { access: signedIn },
+  'GET /issue-types/{key}/versions/{version}/diagram': { access: signedIn },
   'POST /issue-types': { access: only('admin') },
   // "per type": the type's statechart decides who may start one.
   'POST /issues': { access: domain, body: () => ({ type: 'task', title: 'Matrix issue' }) },
@@ -72,6 +73,7 @@ const matrix: Record<string, Entry> = {
   'GET /issues/{id}': { access: domain },
   'POST /issues/{id}/events': { access: domain, body: () => ({ type: 'complete' }) },
   'GET /issues/{id}/history': { access: domain },
+  'GET /issues/{id}/diagram': { access: domain },
 
   // SPEC 5.1: anyone creates a task; only the assignee completes it.
   'POST /tasks': { access: signedIn, body: () => ({ title: 'Matrix task' }) },
@@ -127,7 +129,7 @@ const routeShape = (route: string) => route.replace(/\{[^}]+\}/g, '{}');
 const entries = new Map(Object.entries(matrix).map(([route, entry]) => [routeShape(route), entry]));
 
 /** Values for path parameters, by name; anything else gets a fresh uuid (an unknown id). */
-const parameterValues: Record<string, string> = { key: 'task', date: '2000-01-03', day: '2000-01-03' };
+const parameterValues: Record<string, string> = { key: 'task', version: '1', date: '2000-01-03', day: '2000-01-03' };
 
 const h = await startHarness();
 afterAll(() => h.stop());
