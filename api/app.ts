@@ -13,6 +13,7 @@ import type { ApiDeps, AppEnv } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { inventoryRoutes } from './inventories.js';
+import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
 import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
@@ -20,7 +21,7 @@ import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
+export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which

@@ -27,7 +27,7 @@ import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeIn
 import { ProblemError, problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
-const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
+export const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
 export const Title = z.string().trim().min(1).max(200);
 const JsonObject = z.record(z.string(), z.unknown());
 
