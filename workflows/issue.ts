@@ -492,7 +492,12 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     inbox.push({ event: { type: eventType, data, actor: systemActor } });
   });
   setHandler(stepsCommittedSignal, (steps) => void committedElsewhere.push(steps));
-  setHandler(migrateUpdate, (migration) => new Promise<IssueView>((resolve, reject) => migrations.push({ input: migration, resolve, reject })));
+  setHandler(migrateUpdate, (migration) => new Promise<IssueView>((resolve, reject) => migrations.push({ input: migration, resolve, reject })), {
+    validator: (_migration) => {
+      // A finished issue takes no migration: admitted while it ends, the update would keep the workflow from finishing.
+      if (shown.status !== 'active') throw migrationRefused('Issue.MigrationSkipped', `the issue is ${stateName(shown.value)}: finished`);
+    },
+  });
 
   if (input.carried) {
     for (const timer of input.carried.timers) schedule(timer.id, timer.event, timer.remainingMs);
