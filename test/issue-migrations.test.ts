@@ -3,6 +3,8 @@
 // refused before anything moves, and a target state's `after` timer re-armed from the migration time.
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerEntries } from '../db/schema/billing.js';
 import { issueMigrations, issues, issueTransitions } from '../db/schema/issues.js';
@@ -237,5 +239,34 @@ describe('migrating running tasks', () => {
     expect(await h.database.db.select({ id: issueMigrations.id }).from(issueMigrations)).toEqual(migrationsBefore);
     const rows = await h.database.db.select({ version: issues.typeVersion }).from(issues).where(and(inArray(issues.id, taskIds), eq(issues.status, 'active')));
     expect(rows.every((row) => row.version === v2)).toBe(true);
+  });
+
+  it('is refused by an issue that moved into a state the mapping does not name since its batch was selected', async () => {
+    const save = async (doing: string) => {
+      const definition = { initial: 'todo', states: { todo: { on: { start: doing } }, [doing]: { on: { finish: 'finished' } }, finished: { type: 'final' } } };
+      const saved = await h.request('POST', '/issue-types', { token: admin.token, body: { key: 'errand', name: 'Errand', definition } });
+      expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+      return { version: saved.body.version as number, definition };
+    };
+    const v1 = await save('doing');
+    const created = await h.request('POST', '/issues', { token: manager.token, body: { type: 'errand', title: 'Fetch seeds' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const target = await save('busy');
+    expect((await h.request('POST', `/issues/${created.body.id}/events`, { token: manager.token, body: { type: 'start' } })).body.state).toBe('doing');
+
+    // What a batch selected while the errand was still `todo` sends it.
+    const refused = await h.services.deps.temporal.workflow
+      .getHandle(issueWorkflowId(created.body.id))
+      .executeUpdate(migrateUpdate, {
+        args: [{ migrationId: randomUUID(), fromVersion: v1.version, toVersion: target.version, definition: target.definition, stateMapping: { todo: 'todo' }, actor: { id: admin.id, role: 'admin' } }],
+      })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (refused as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: 'Issue.MigrationUnmapped', message: 'no mapping for doing' });
+    const issue = (await h.request('GET', `/issues/${created.body.id}`, { token: manager.token })).body;
+    expect(issue).toMatchObject({ version: v1.version, state: 'doing', step: created.body.step + 1 });
+    expect((await h.request('POST', `/issues/${created.body.id}/events`, { token: manager.token, body: { type: 'finish' } })).body.state).toBe('finished');
   });
 });
