@@ -2,7 +2,7 @@
 // (keyset on the issue id, with the migration's filter), tells each issue's workflow to migrate with `migrateUpdate`
 // (the workflow commits its own migration step: workflows/issue.ts `migrate`), and adds its counts to the migration.
 import { setMaxListeners } from 'node:events';
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
@@ -33,12 +33,6 @@ const updatesInFlight = 16;
 /** Skipped issues kept with their reasons on the migration (its count has them all). */
 const skippedKept = 100;
 
-/** What a batch remembers between attempts: a retry tells the same issues again instead of selecting anew. */
-interface BatchProgress {
-  issueIds: string[];
-  told: number;
-}
-
 /** Which running issues a migration moves (after `after`): what the API checks the mapping against, and the batches move. */
 export function migrationSelection(migration: { typeKey: string; fromVersion: number; filter: IssueMigrationFilter }, after?: string) {
   const { filter } = migration;
@@ -57,10 +51,10 @@ export function createIssueMigrationActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
     /**
-     * Migrates the next `limit` matching issues after `after`. The selected ids are heartbeated first: a retried
-     * attempt tells the same issues again (each answers a repeat of its migration as done, by its update id or its
-     * record of the migration) instead of selecting past the ones already moved, so the counts stay exact. The
-     * counts are added once: only while the migration's last counted issue is still `after`.
+     * Migrates the next `limit` matching issues after `after`. The selected ids are stored on the migration first:
+     * a retried attempt tells the same issues again (each answers a repeat of its migration as done, by its update
+     * id or its record of the migration) instead of selecting past the ones already moved, so the counts stay
+     * exact. The counts are added once: only while the migration's last counted issue is still `after`.
      */
     async migrateIssueBatch(input: MigrationBatchInput): Promise<MigrationBatchResult> {
       const [migration] = await db.select().from(issueMigrations).where(eq(issueMigrations.id, input.migrationId));
@@ -71,20 +65,14 @@ export function createIssueMigrationActivities(deps: ActivityDeps) {
         .where(and(eq(issueTypes.key, migration.typeKey), eq(issueTypes.version, migration.toVersion)));
       if (!target) throw ApplicationFailure.nonRetryable(`no version ${migration.toVersion} of ${migration.typeKey}`, 'Issue.MigrationNotFound');
 
-      const resumed = activityInfo().heartbeatDetails as BatchProgress | undefined;
-      const issueIds =
-        resumed?.issueIds ??
-        (
-          await db
-            .select({ id: issues.id })
-            .from(issues)
-            .where(migrationSelection(migration, input.after))
-            .orderBy(asc(issues.id))
-            .limit(input.limit)
-        ).map((row) => row.id);
+      const after = input.after ?? null;
+      let issueIds = migration.batch?.after === after ? migration.batch.issueIds : undefined;
+      if (!issueIds) {
+        const rows = await db.select({ id: issues.id }).from(issues).where(migrationSelection(migration, input.after)).orderBy(asc(issues.id)).limit(input.limit);
+        issueIds = rows.map((row) => row.id);
+        await db.update(issueMigrations).set({ batch: { after, issueIds } }).where(eq(issueMigrations.id, migration.id));
+      }
       if (issueIds.length === 0) return { matched: 0, migrated: 0, skipped: 0 };
-      let told = 0;
-      heartbeat({ issueIds, told } satisfies BatchProgress);
 
       // Only admins start migrations (the role that saves issue types): the migration step's actor.
       const actor: Actor = { id: migration.startedBy, role: 'admin' };
@@ -118,7 +106,7 @@ export function createIssueMigrationActivities(deps: ActivityDeps) {
               else if (error instanceof WorkflowNotFoundError) skipped.push({ issueId, reason: 'the issue is finished' });
               else throw error;
             }
-            heartbeat({ issueIds, told: ++told } satisfies BatchProgress);
+            heartbeat({ migrated, skipped: skipped.length });
           }
         }),
       );
@@ -127,7 +115,7 @@ export function createIssueMigrationActivities(deps: ActivityDeps) {
       await db.transaction(async (tx) => {
         const [row] = await tx.select().from(issueMigrations).where(eq(issueMigrations.id, migration.id)).for('update');
         // Counted already: this attempt's twin finished the batch, then Temporal did not hear of it.
-        if (!row || row.lastIssueId !== (input.after ?? null)) return;
+        if (!row || row.lastIssueId !== after) return;
         await tx
           .update(issueMigrations)
           .set({

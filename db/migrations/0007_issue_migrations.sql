@@ -11,6 +11,7 @@ CREATE TABLE "issue_migrations" (
 	"skipped_count" integer DEFAULT 0 NOT NULL,
 	"skipped" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"last_issue_id" uuid,
+	"batch" jsonb,
 	"started_by" uuid NOT NULL,
 	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"finished_at" timestamp with time zone

@@ -125,6 +125,8 @@ export const issueMigrations = pgTable(
     skipped: jsonb('skipped').$type<SkippedIssue[]>().notNull().default([]),
     /** The last issue id of the batches counted so far: a retried batch adds its counts once. */
     lastIssueId: uuid('last_issue_id'),
+    /** The issues the current batch selected after `after`: a retried batch tells the same ones again. */
+    batch: jsonb('batch').$type<{ after: string | null; issueIds: string[] }>(),
     startedBy: uuid('started_by').notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
