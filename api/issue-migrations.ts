@@ -101,8 +101,9 @@ async function checkMigration(deps: ApiDeps, key: string, body: Body): Promise<v
     const targetStates = statesOf(target.definition);
     for (const [from, to] of Object.entries(body.stateMapping)) {
       const field = `body.stateMapping.${from}`;
-      if (from === '' || !sourceStates.has(from)) errors.push({ field, message: `"${from}" is not a state of version ${body.fromVersion}` });
-      const info = to === '' ? undefined : targetStates.get(to);
+      // Paths are never empty (the schema), so the root ('') is no state here.
+      if (!sourceStates.has(from)) errors.push({ field, message: `"${from}" is not a state of version ${body.fromVersion}` });
+      const info = targetStates.get(to);
       if (!info) errors.push({ field, message: `"${to}" is not a state of version ${body.toVersion}` });
       else if (info.final) errors.push({ field, message: `"${to}" is a final state of version ${body.toVersion}: a migrated issue must go on running` });
     }
