@@ -1,15 +1,19 @@
 // Migrating running issues to a new version of their type: 1000 open tasks moved to a version that renames their
 // state (one `issue.migrated` step each, no money moved, still completable, nothing moved twice), the requests
-// refused before anything moves, and a target state's `after` timer re-armed from the migration time.
+// refused before anything moves, a migration of many batches across workflow runs and a retried batch counted once,
+// an issue refusing a mapping it has moved past, and a target state's `after` timer re-armed from the migration time.
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIssueMigrationActivities } from '../activities/issue-migrations.js';
 import { ledgerEntries } from '../db/schema/billing.js';
 import { issueMigrations, issues, issueTransitions } from '../db/schema/issues.js';
 import { domainEvents } from '../db/schema/platform.js';
-import { issueQuery, issueWorkflowId, migrateUpdate } from '../workflows/messages.js';
+import { issueMigrationWorkflowId, issueQuery, issueWorkflowId, migrateUpdate } from '../workflows/messages.js';
+import { taskQueues } from '../workflows/task-queues.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 import { startIssue } from './support/time-skipping.js';
 
@@ -249,6 +253,52 @@ describe('migrating running tasks', () => {
 
     expect(await h.database.db.select().from(issueMigrations).where(eq(issueMigrations.typeKey, 'chore'))).toEqual([]);
     expect((await h.request('GET', `/issues/${created.body.id}`, { token: manager.token })).body).toMatchObject({ version: v1, state: 'open' });
+  });
+
+  it('goes on across runs of its workflow with exact counts when it has many batches', async () => {
+    const save = async (working: string) => {
+      const definition = { initial: working, states: { [working]: { on: { finish: 'finished' } }, finished: { type: 'final' } } };
+      const saved = await h.request('POST', '/issue-types', { token: admin.token, body: { key: 'batched', name: 'Batched', definition } });
+      expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+      return saved.body.version as number;
+    };
+    const v1 = await save('working');
+    const issueIds = await inBatches(Array.from({ length: 25 }, (_, n) => n), 5, async (n) => {
+      const res = await h.request('POST', '/issues', { token: manager.token, body: { type: 'batched', title: `Batch me #${n}` } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.id as string;
+    });
+    const v2 = await save('busy');
+    // One issue per batch: more batches than one run of the workflow takes.
+    const migrationId = randomUUID();
+    await h.database.db.insert(issueMigrations).values({ id: migrationId, typeKey: 'batched', fromVersion: v1, toVersion: v2, stateMapping: { working: 'busy' }, startedBy: admin.id });
+    const handle = await h.services.deps.temporal.workflow.start('issueMigrationWorkflow', {
+      workflowId: issueMigrationWorkflowId(migrationId),
+      taskQueue: taskQueues.issues,
+      args: [{ migrationId, batchSize: 1 }],
+    });
+    await handle.result();
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+    expect(await finished(h, admin, `/issue-types/batched/migrations/${migrationId}`)).toMatchObject({ status: 'done', matched: 25, migrated: 25, skipped: { count: 0 } });
+    const rows = await h.database.db.select({ version: issues.typeVersion, state: issues.state }).from(issues).where(inArray(issues.id, issueIds));
+    expect(rows.every((row) => row.version === v2 && row.state === 'busy')).toBe(true);
+
+    // A first batch retried after it told its issues but before it counted them (the worker died): it tells the same
+    // issues again, they answer as done, and it counts them once, moving nothing twice.
+    const firstBatch = [...issueIds].sort().slice(0, 5);
+    await h.database.db
+      .update(issueMigrations)
+      .set({ batch: { after: null, issueIds: firstBatch }, lastIssueId: null, matched: 0, migrated: 0 })
+      .where(eq(issueMigrations.id, migrationId));
+    const { migrateIssueBatch } = createIssueMigrationActivities(h.services.deps);
+    const retried = await new MockActivityEnvironment().run(migrateIssueBatch, { migrationId, limit: 5 });
+    expect(retried).toEqual({ matched: 5, migrated: 5, skipped: 0, last: firstBatch.at(-1) });
+    expect(await h.request('GET', `/issue-types/batched/migrations/${migrationId}`, { token: admin.token }).then((res) => res.body)).toMatchObject({ matched: 5, migrated: 5 });
+    const [{ steps }] = (await h.database.db
+      .select({ steps: sql<number>`count(*)::int` })
+      .from(issueTransitions)
+      .where(and(eq(issueTransitions.event, 'issue.migrated'), inArray(issueTransitions.issueId, issueIds)))) as [{ steps: number }];
+    expect(steps).toBe(25);
   });
 
   it('is refused by an issue that moved into a state the mapping does not name since its batch was selected', async () => {
