@@ -2,6 +2,7 @@ import type { ContextName } from '../lib/config.js';
 import { createBillingActivities } from './billing.js';
 import type { ActivityDeps } from './deps.js';
 import { createInventoryActivities } from './inventory.js';
+import { createIssueMigrationActivities } from './issue-migrations.js';
 import { createIssueStepActivities } from './issue-step.js';
 import { createIssueActivities } from './issues.js';
 import { createNotificationActivities } from './notifications.js';
@@ -12,7 +13,7 @@ import { createShuffleActivities } from './shuffle.js';
 export function createActivities(deps: ActivityDeps) {
   return {
     // The step runs as a local activity of the issue's worker: it is registered with the issues context.
-    issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps), ...createShuffleActivities(deps) },
+    issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps), ...createShuffleActivities(deps), ...createIssueMigrationActivities(deps) },
     billing: createBillingActivities(deps),
     notifications: createNotificationActivities(deps),
     services: createServiceActivities(deps),

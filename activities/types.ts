@@ -2,6 +2,7 @@
 export type { IssueActivities } from './issues.js';
 export type { IssueStepActivities } from './issue-step.js';
 export type { InventoryActivities } from './inventory.js';
+export type { IssueMigrationActivities } from './issue-migrations.js';
 import type { createShuffleActivities } from './shuffle.js';
 import type { createBillingActivities } from './billing.js';
 import type { createNotificationActivities } from './notifications.js';

@@ -14,6 +14,7 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { inventoryRoutes } from './inventories.js';
 import { issueDiagramRoutes } from './issue-diagrams.js';
+import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
 import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
@@ -21,7 +22,7 @@ import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
+export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which

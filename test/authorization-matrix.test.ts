@@ -66,6 +66,10 @@ const matrix: Record<string, Entry> = {
   'GET /issue-types/{key}': { access: signedIn },
   'GET /issue-types/{key}/versions/{version}/diagram': { access: signedIn },
   'POST /issue-types': { access: only('admin') },
+  // Migrating running issues: the role that saves issue types.
+  'POST /issue-types/{key}/migrations': { access: only('admin'), body: () => ({ fromVersion: 1, toVersion: 1, stateMapping: {} }) },
+  'GET /issue-types/{key}/migrations': { access: only('admin') },
+  'GET /issue-types/{key}/migrations/{id}': { access: only('admin') },
   // "per type": the type's statechart decides who may start one.
   'POST /issues': { access: domain, body: () => ({ type: 'task', title: 'Matrix issue' }) },
   'GET /issues': { access: signedIn },

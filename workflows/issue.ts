@@ -31,12 +31,14 @@ import type { BillingActivities, InventoryActivities, IssueActivities, IssueStep
 import {
   deliverSignal,
   issueQuery,
+  migrateUpdate,
   sendEventUpdate,
   settledUpdate,
   stepsCommittedSignal,
   type CommittedSteps,
   type IssueView,
   type IssueWorkflowInput,
+  type MigrateInput,
   type SendEventInput,
 } from './messages.js';
 import { activityPolicies } from './policies.js';
@@ -50,7 +52,8 @@ import {
   type IssueEvent,
   type NotifyParams,
 } from './statechart/catalog.js';
-import { activeStatePaths, allowedEvents, buildMachine, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
+import { activeStatePaths, allowedEvents, buildMachine, delayedEventsOf, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
+import { mappedValue, statesOf } from './statechart/migration.js';
 import { assigneeOf, planStep, resolveParams, stepTakenType, type StepIssue } from './statechart/step-plan.js';
 import { taskQueues } from './task-queues.js';
 
@@ -141,9 +144,21 @@ interface Inbox {
   settle?: { resolve: (view: IssueView) => void; reject: (error: unknown) => void };
 }
 
+/** A `migrateUpdate` waiting for its turn, answered once taken. */
+interface PendingMigration {
+  input: MigrateInput;
+  resolve: (view: IssueView) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Why a migration leaves the issue where it is: the migration's batch counts it as skipped, with this reason. */
+const migrationRefused = (type: string, message: string) => ApplicationFailure.nonRetryable(message, type);
+
 export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueView> {
-  const { issueId, type, title, creator } = input;
-  const machine = buildMachine(type.definition, { id: issueId, type: type.key });
+  const { issueId, title, creator } = input;
+  // A migration moves the issue to another version of its type within this run: both change then (see `migrate`).
+  let { type } = input;
+  let machine = buildMachine(type.definition, { id: issueId, type: type.key });
   // The snapshot exists before any handler is set: updates buffered for a new run are validated at once.
   let snapshot: AnyMachineSnapshot;
   let initialActions: StepAction[] = [];
@@ -154,6 +169,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   let shown = snapshot;
   let busy = true;
   const inbox: Inbox[] = [];
+  const migrations: PendingMigration[] = [];
+  /** Set once a migration has committed: the run continues as new on the target version as soon as it may. */
+  let migratedBy = input.migrationId;
+  let migratedNow = false;
   /**
    * Steps shuffle batches committed for this issue, not applied here yet. Two shuffles may commit steps for it one
    * after the other and their messages arrive in any order: each is applied when it follows the last step here.
@@ -384,6 +403,71 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     await condition(committedDue);
   };
 
+  /** A migration is taken once no shuffle's steps wait to be applied: it maps the state those steps leave. */
+  const migrationDue = () => migrations.length > 0 && committedElsewhere.length === 0;
+
+  /**
+   * Moves the issue to the migration's target version: each active leaf state mapped into the target chart and the
+   * machine restored there with the same context. Restoring enters no state, so no entry action runs: no effect,
+   * and no money moves. One step records it (`issue.migrated`, with the read model's type version). The target
+   * chart's `after` timers of the states now active start afresh from now; the old version's pending timers are
+   * dropped, as their delays belong to a chart the issue no longer runs. The run then continues as new on the
+   * target version.
+   */
+  const migrate = async (pending: PendingMigration) => {
+    const { input: m, resolve, reject } = pending;
+    // A retried update after this migration moved the issue (maybe in a run before): done already.
+    if (migratedBy === m.migrationId && type.version === m.toVersion) return resolve(view(m.actor));
+    if (type.version !== m.fromVersion) return reject(migrationRefused('Issue.MigrationSkipped', `the issue is at version ${type.version}, not ${m.fromVersion}`));
+    const mapped = mappedValue(activeStatePaths(snapshot.value), m.stateMapping, statesOf(m.definition));
+    // The issue moved on since its batch was selected, into a state the mapping does not name.
+    if ('unmapped' in mapped) return reject(migrationRefused('Issue.MigrationUnmapped', `no mapping for ${mapped.unmapped.join(', ')}`));
+    if ('conflict' in mapped) return reject(migrationRefused('Issue.MigrationConflict', `its states map to states of ${mapped.conflict} that cannot be active together`));
+    const target = buildMachine(m.definition, { id: issueId, type: type.key });
+    let next: AnyMachineSnapshot;
+    try {
+      next = restore(target, mapped.value, snapshot.context);
+    } catch (error) {
+      return reject(migrationRefused('Issue.MigrationConflict', `the target chart cannot hold ${JSON.stringify(mapped.value)}: ${String(error)}`));
+    }
+    const from = stateName(snapshot.value);
+    const to = stateName(next.value);
+    stepNo++;
+    const plan = {
+      ...planStep({ ...stepIssue, type: { key: type.key, version: m.toVersion } }, stepNo, from, { type: 'issue.migrated', actor: m.actor }, next, []),
+      emits: [{ name: 'issue.migrated', version: 1, data: { issueId, migrationId: m.migrationId, fromVersion: m.fromVersion, toVersion: m.toVersion, from, to } }],
+    };
+    try {
+      await steps.commitStep(plan);
+    } catch (caught) {
+      const error = caught instanceof ActivityFailure ? stepFailed(caught) : caught;
+      if (isStepTaken(error)) {
+        // A shuffle committed this step first: its steps are applied, then the migration is taken again from there.
+        await waitForCommittedSteps();
+        migrations.unshift(pending);
+        return;
+      }
+      reject(error);
+      if (!recoverFrom(error)) throw error;
+      return;
+    }
+    for (const { scope } of timers.values()) scope.cancel();
+    timers.clear();
+    // A timer of the old version that fired but was not taken yet goes too.
+    inbox.splice(0, inbox.length, ...inbox.filter((item) => item.settle || !item.event.type.startsWith('xstate.after.')));
+    machine = target;
+    type = { key: type.key, version: m.toVersion, definition: m.definition };
+    stepIssue.type = { key: type.key, version: m.toVersion };
+    snapshot = shown = next;
+    shownStep = stepNo;
+    for (const timer of delayedEventsOf(machine, snapshot)) schedule(timer.id, timer.event, timer.delayMs);
+    migratedBy = m.migrationId;
+    migratedNow = true;
+    searchAttributesDue = true;
+    showSearchAttributes();
+    resolve(view(m.actor));
+  };
+
   setHandler(issueQuery, (actor) => view(actor));
   setHandler(settledUpdate, async (actor) => {
     await condition(() => !busy);
@@ -410,6 +494,12 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     inbox.push({ event: { type: eventType, data, actor: systemActor } });
   });
   setHandler(stepsCommittedSignal, (steps) => void committedElsewhere.push(steps));
+  setHandler(migrateUpdate, (migration) => new Promise<IssueView>((resolve, reject) => migrations.push({ input: migration, resolve, reject })), {
+    validator: (_migration) => {
+      // A finished issue takes no migration: admitted while it ends, the update would keep the workflow from finishing.
+      if (shown.status !== 'active') throw migrationRefused('Issue.MigrationSkipped', `the issue is ${stateName(shown.value)}: finished`);
+    },
+  });
 
   if (input.carried) {
     for (const timer of input.carried.timers) schedule(timer.id, timer.event, timer.remainingMs);
@@ -428,21 +518,33 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   busy = false;
 
   while (snapshot.status === 'active') {
-    await condition(() => committedDue() || inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    await condition(() => committedDue() || inbox.length > 0 || migrationDue() || migratedNow || workflowInfo().continueAsNewSuggested);
     if (committedDue()) {
       applyCommitted();
       continue;
     }
+    if (migrationDue()) {
+      busy = true;
+      try {
+        await migrate(migrations.shift()!);
+      } finally {
+        busy = false;
+      }
+      continue;
+    }
     const item = inbox.shift();
     if (!item) {
-      // Long-lived issues start a fresh history, carrying their state and the time left on each timer.
-      // Waiting may admit a new event: then it is handled first, never dropped by the new run.
+      // Long-lived issues start a fresh history, carrying their state and the time left on each timer; a migrated
+      // issue goes on with its new version. Waiting may admit a new event: then it is handled first, never dropped
+      // by the new run.
       await Promise.all(background);
-      await condition(() => allHandlersFinished() || inbox.length > 0 || committedDue());
-      if (inbox.length > 0 || committedDue()) continue;
+      await condition(() => allHandlersFinished() || inbox.length > 0 || committedDue() || migrationDue());
+      if (inbox.length > 0 || committedDue() || migrationDue()) continue;
       const now = Date.now();
       return continueAsNew<typeof issueWorkflow>({
         ...input,
+        type,
+        ...(migratedBy ? { migrationId: migratedBy } : {}),
         carried: {
           value: snapshot.value,
           context: snapshot.context,
@@ -481,6 +583,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   // Events admitted in the same activation as the one that finished the issue (e.g. a shuffle racing a
   // completion) are refused now; left waiting, their updates would keep the issue from ever finishing.
   for (const { event, settle } of inbox.splice(0)) settle?.reject(refusal(event as SendEventInput));
+  for (const { reject } of migrations.splice(0)) reject(migrationRefused('Issue.MigrationSkipped', `the issue is ${stateName(snapshot.value)}: finished`));
   for (const { scope } of timers.values()) scope.cancel();
   await Promise.all(background);
   await condition(allHandlersFinished);

@@ -5,6 +5,7 @@ import type { IssueTypeDefinition } from './statechart/machine.js';
 
 export const issueWorkflowId = (issueId: string) => `issue-${issueId}`;
 export const shuffleWorkflowId = (shuffleId: string) => `shuffle-${shuffleId}`;
+export const issueMigrationWorkflowId = (migrationId: string) => `issue-migration-${migrationId}`;
 
 /** An issue as its workflow sees it, with the events the asking user may send now. */
 export interface IssueView {
@@ -47,6 +48,8 @@ export interface IssueWorkflowInput {
   creator: Actor;
   context: IssueContext;
   carried?: CarriedState;
+  /** The migration that moved the issue to `type`'s version: a retried `migrateUpdate` of it is answered as done. */
+  migrationId?: string;
 }
 
 export interface SendEventInput {
@@ -79,6 +82,19 @@ export interface CommittedSteps {
   mailKeys: string[];
 }
 export const stepsCommittedSignal = defineSignal<[CommittedSteps]>('stepsCommitted');
+/** Moves the issue to another version of its type (workflows/issue.ts `migrate`); sent by an issue migration's batches. */
+export interface MigrateInput {
+  migrationId: string;
+  fromVersion: number;
+  toVersion: number;
+  /** The target version's chart. */
+  definition: IssueTypeDefinition;
+  /** Source leaf state path → target state path (`review.legal.ok`). */
+  stateMapping: Record<string, string>;
+  /** Who started the migration: the migration step's actor. */
+  actor: Actor;
+}
+export const migrateUpdate = defineUpdate<IssueView, [MigrateInput]>('migrate');
 /** The live issue, with the events the given user may send. */
 export const issueQuery = defineQuery<IssueView, [Actor]>('issue');
 
@@ -102,6 +118,14 @@ export interface ShuffleProgress {
 }
 
 export const shuffleProgressQuery = defineQuery<ShuffleProgress>('progress');
+
+export interface IssueMigrationInput {
+  migrationId: string;
+  /** Issues per batch; small values in tests make many batches. */
+  batchSize?: number;
+  /** Where a continued-as-new migration picks up: the last issue id of the batches before. */
+  resume?: { after: string };
+}
 
 export const billingDayWorkflowId = (date: string) => `billing-day-${date}`;
 

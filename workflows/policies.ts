@@ -34,4 +34,10 @@ export const activityPolicies = {
   payoutBatch: { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: untilItWorks } satisfies ActivityOptions,
   /** Batches of the shuffle: long, so they heartbeat. */
   shuffleBatch: { startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: untilItWorks } satisfies ActivityOptions,
+  /** Batches of an issue migration: they heartbeat each issue told; a missing migration or version is a bug no retry fixes. */
+  migrationBatch: {
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '30s',
+    retry: { ...untilItWorks, nonRetryableErrorTypes: ['Issue.MigrationNotFound'] },
+  } satisfies ActivityOptions,
 } as const;

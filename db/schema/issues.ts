@@ -89,3 +89,47 @@ export const topicSubscriptions = pgTable(
   },
   (t) => [primaryKey({ columns: [t.topic, t.issueId] })],
 );
+
+/** Which issues a migration moves beside its type and version (`POST /issue-types/{key}/migrations`). */
+export interface IssueMigrationFilter {
+  state?: string;
+  assigneeId?: string;
+  issueIds?: string[];
+}
+
+/** An issue the migration left where it was, and why. */
+export interface SkippedIssue {
+  issueId: string;
+  reason: string;
+}
+
+/**
+ * Migrations of running issues from one version of a type to another: created by the API, moved forward batch by
+ * batch by `issueMigrationWorkflow`, each batch adding its counts.
+ */
+export const issueMigrations = pgTable(
+  'issue_migrations',
+  {
+    id: uuid('id').primaryKey(),
+    typeKey: text('type_key').notNull(),
+    fromVersion: integer('from_version').notNull(),
+    toVersion: integer('to_version').notNull(),
+    /** Source leaf state path → target state path. */
+    stateMapping: jsonb('state_mapping').$type<Record<string, string>>().notNull(),
+    filter: jsonb('filter').$type<IssueMigrationFilter>().notNull().default({}),
+    status: text('status', { enum: ['running', 'done', 'failed'] }).notNull().default('running'),
+    matched: integer('matched').notNull().default(0),
+    migrated: integer('migrated').notNull().default(0),
+    skippedCount: integer('skipped_count').notNull().default(0),
+    /** The first skipped issues with their reasons (the count has them all). */
+    skipped: jsonb('skipped').$type<SkippedIssue[]>().notNull().default([]),
+    /** The last issue id of the batches counted so far: a retried batch adds its counts once. */
+    lastIssueId: uuid('last_issue_id'),
+    /** The issues the current batch selected after `after`: a retried batch tells the same ones again. */
+    batch: jsonb('batch').$type<{ after: string | null; issueIds: string[] }>(),
+    startedBy: uuid('started_by').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('issue_migrations_type_idx').on(t.typeKey, t.startedAt, t.id)],
+);

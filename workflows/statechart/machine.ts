@@ -206,3 +206,30 @@ export function allowedEvents(snapshot: AnyMachineSnapshot, actor: Actor): strin
     .filter((type) => isUserEventType(type) && snapshot.can({ type, actor, data: {} }))
     .sort();
 }
+
+/** A delayed transition of an active state, due `delayMs` from now: what the workflow arms as a timer. */
+export interface DelayedEvent {
+  id: string;
+  event: { type: string };
+  delayMs: number;
+}
+
+/**
+ * The `after` timers of every state active in `snapshot`, each due its full delay from now (a named delay such as
+ * `$context.sla` read from the snapshot's context): the timers entering these states would have started. How an
+ * issue restored into them without entering them (a migration to another version) arms its timers.
+ */
+export function delayedEventsOf(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): DelayedEvent[] {
+  const delays = machine.implementations.delays as Record<string, number | ((args: { context: IssueContext; event: unknown }) => number)>;
+  const nodes = (snapshot as unknown as { _nodes: { after: { delay: number | string; eventType: string }[] }[] })._nodes;
+  const found = new Map<string, DelayedEvent>();
+  for (const node of nodes) {
+    for (const { delay, eventType } of node.after) {
+      const named = typeof delay === 'string' ? delays[delay] : delay;
+      const delayMs = typeof named === 'function' ? named({ context: snapshot.context, event: { type: eventType } }) : (named ?? 2 ** 31 - 1);
+      // Guarded alternatives of one delay share its timer.
+      found.set(eventType, { id: eventType, event: { type: eventType }, delayMs });
+    }
+  }
+  return [...found.values()];
+}
