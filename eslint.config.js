@@ -34,6 +34,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...forbiddenInWorkflows, zodInWorkflows, saveTimeOnly] }],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch', 'process'],
+      // Workers preload the workflow modules once for every workflow (workers/run.ts `bundleWorkflows`): module-level
+      // state would be shared between issues.
+      'no-restricted-syntax': [
+        'error',
+        ...['Program > VariableDeclaration', 'Program > ExportNamedDeclaration > VariableDeclaration'].map((path) => ({
+          selector: `${path}[kind!='const']`,
+          message: 'No module-level let or var in workflows/: the modules are shared by every workflow of a worker.',
+        })),
+      ],
     },
   },
   // The save-time validator may use the schemas; the schemas may use zod. Workflow code imports neither.

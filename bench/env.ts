@@ -5,7 +5,6 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import postgres from 'postgres';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
@@ -13,7 +12,7 @@ import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';
 import { createNamespace, findTemporalCli, startDevServer } from '../lib/temporal-server.js';
-import { workflowsPath } from '../workers/run.js';
+import { bundleWorkflows } from '../workers/run.js';
 import { freePort } from '../test/support/ports.js';
 
 export interface BenchEnv {
@@ -89,7 +88,7 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
       temporalAddress = server.address;
     }
 
-    const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+    const bundle = await bundleWorkflows(quietBundlerLogger);
     const workflowBundlePath = path.join(scratch, 'workflow-bundle.js');
     writeFileSync(workflowBundlePath, bundle.code);
 

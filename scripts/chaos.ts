@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrateDatabase, openDatabase, type Database } from '../db/client.js';
 import { currentBillingDay } from '../db/ledger.js';
 import type { Role } from '../db/schema/auth.js';
@@ -25,7 +24,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../lib/postg
 import { startServices, type Services } from '../lib/services.js';
 import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../lib/temporal-server.js';
 import { freePort } from '../test/support/ports.js';
-import { workflowsPath } from '../workers/run.js';
+import { bundleWorkflows } from '../workers/run.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Run size
@@ -166,7 +165,7 @@ async function startStack(scratch: string): Promise<Stack> {
     ]);
     stops.push(() => temporal.stop());
     const bundlePath = path.join(scratch, 'workflow-bundle.js');
-    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger })).code);
+    writeFileSync(bundlePath, (await bundleWorkflows(quietBundlerLogger)).code);
 
     const env = {
       DATABASE_URL: postgres.url,

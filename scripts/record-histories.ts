@@ -1,5 +1,6 @@
 // Records the workflow histories that test/replay.test.ts replays: a task lifecycle, a shuffle, an inventory returned
-// once and then approved, a service request declined, accepted, done and reviewed, and a billing day's close.
+// once and then approved, a service request declined, accepted, done and reviewed, a billing day's close, a review in
+// parallel regions that join, and a task migrated to the next version of its type (both of its runs and the migration).
 // Run it after a deliberate change to a workflow's behaviour: `npm run record-histories`.
 import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 import { requestBillingDayClose } from '../activities/billing.js';
 import { localDate } from '../workflows/billing-calendar.js';
-import { billingDayWorkflowId, issueWorkflowId, sendEventUpdate, shuffleWorkflowId } from '../workflows/messages.js';
+import { billingDayWorkflowId, issueMigrationWorkflowId, issueWorkflowId, sendEventUpdate, shuffleWorkflowId } from '../workflows/messages.js';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { issueService, type IssueJson } from '../api/issues.js';
 
@@ -52,6 +53,7 @@ try {
 
   const task = await issues.start(manager, { type: 'task', title: 'Recorded task', context: { description: '' } });
   const other = await issues.start(manager, { type: 'task', title: 'Shuffled task', context: { description: '' } });
+  const migrated = await issues.start(manager, { type: 'task', title: 'Migrated task', context: { description: '' } });
   await client.start('shuffleWorkflow', { workflowId: shuffleWorkflowId('recorded'), taskQueue: 'ates-issues', args: [{ shuffleId: 'recorded', actor: { id: manager.id, role: 'manager' } }] });
   await client.getHandle(shuffleWorkflowId('recorded')).result();
   await client.getHandle(issueWorkflowId(task.id)).executeUpdate(sendEventUpdate, { args: [{ type: 'complete', actor: { id: worker.id, role: 'worker' } }] });
@@ -62,14 +64,19 @@ try {
   await client.getHandle(issueWorkflowId(inventory)).result();
   const serviceRequest = await walkServiceRequestDeclinedThenReviewed(api, people);
   await client.getHandle(issueWorkflowId(serviceRequest)).result();
+  const contract = await walkParallelReviewJoined(api, people);
+  await client.getHandle(issueWorkflowId(contract)).result();
+  const migratedRunId = (await client.getHandle(issueWorkflowId(migrated.id)).describe()).runId;
+  const migrationId = await walkTaskMigrated(api, people, migrated.id);
+  await client.getHandle(issueWorkflowId(migrated.id)).result();
   // Start-up opened today's billing day (waiting for midnight); close it by hand, paying the worker's reward out.
   const today = localDate(Date.now(), config.billing.timeZone);
   await requestBillingDayClose(services.deps.temporal, config.billing.timeZone, today);
   await client.getHandle(billingDayWorkflowId(today)).result();
 
   mkdirSync(out, { recursive: true });
-  const save = async (name: string, workflowId: string) => {
-    const history = await client.getHandle(workflowId).fetchHistory();
+  const save = async (name: string, workflowId: string, runId?: string) => {
+    const history = await client.getHandle(workflowId, runId).fetchHistory();
     writeFileSync(path.join(out, `${name}.json`), historyToJSON(history));
     console.log(`wrote test/histories/${name}.json (${history.events?.length} events)`);
   };
@@ -79,6 +86,10 @@ try {
   await save('inventory-returned-approved', issueWorkflowId(inventory));
   await save('service-request-reviewed', issueWorkflowId(serviceRequest));
   await save('billing-day', billingDayWorkflowId(today));
+  await save('contract-review-joined', issueWorkflowId(contract));
+  await save('task-migrated', issueWorkflowId(migrated.id), migratedRunId);
+  await save('task-after-migration', issueWorkflowId(migrated.id));
+  await save('issue-migration', issueMigrationWorkflowId(migrationId));
   await services.stop();
 } finally {
   await temporal.stop();
@@ -200,4 +211,49 @@ async function walkServiceRequestDeclinedThenReviewed(api: Api, people: People):
   await api('POST', `${request}/done`, { token: performer.token });
   await api('POST', `${request}/review`, { token: client.token, body: { rating: 4, comment: 'Shiny' } });
   return offered.id;
+}
+
+/** A contract reviewed by legal and QA at once (a parallel state); once both regions are done it joins, and is signed. */
+async function walkParallelReviewJoined(api: Api, people: People): Promise<string> {
+  const admin = await people.signIn('admin', 'Type admin');
+  const region = (name: string) => ({ initial: 'pending', states: { pending: { on: { [`${name}.ok`]: 'ok' } }, ok: { type: 'final' } } });
+  const definition = {
+    initial: 'drafting',
+    states: {
+      drafting: { on: { submit: 'review' } },
+      review: { type: 'parallel', states: { legal: region('legal'), qa: region('qa') }, onDone: 'approved' },
+      approved: { on: { sign: 'signed' } },
+      signed: { type: 'final' },
+    },
+  };
+  await api<unknown>('POST', '/issue-types', { token: admin.token, body: { key: 'contract', name: 'Contract', definition, input: { startRoles: ['manager'] } } });
+  const manager = await people.signIn('manager', 'Contract manager');
+  const { body: contract } = await api('POST', '/issues', { token: manager.token, body: { type: 'contract', title: 'Recorded contract' } });
+  for (const event of ['submit', 'legal.ok', 'qa.ok', 'sign']) await sendEvent(api, manager, contract.id, event);
+  return contract.id;
+}
+
+/**
+ * The next version of the task type calls `open` `in_progress`; an admin migrates the open task to it (the issue
+ * continues as new on it), then its assignee completes it. Answers the migration's id.
+ */
+async function walkTaskMigrated(api: Api, people: People, taskId: string): Promise<string> {
+  const admin = await people.signIn('admin', 'Migration admin');
+  const { body: type } = await api<{ version: number; definition: { states: Record<string, { on?: Record<string, { target?: string }> }> }; input: unknown; name: string }>('GET', '/issue-types/task', { token: admin.token });
+  const { open, ...states } = type.definition.states;
+  states.assigning!.on!['assignee.assigned']!.target = 'in_progress';
+  const definition = { ...type.definition, states: { ...states, in_progress: open } };
+  const { body: next } = await api<{ version: number }>('POST', '/issue-types', { token: admin.token, body: { key: 'task', name: type.name, definition, input: type.input } });
+  const { body: task } = await api('GET', `/issues/${taskId}`, { token: admin.token });
+  const { body: migration } = await api<{ id: string }>('POST', '/issue-types/task/migrations', {
+    token: admin.token,
+    body: { fromVersion: type.version, toVersion: next.version, stateMapping: { open: 'in_progress' }, filter: { issueIds: [taskId] } },
+  });
+  for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    const { body } = await api<{ status: string }>('GET', `/issue-types/task/migrations/${migration.id}`, { token: admin.token });
+    if (body.status === 'done') break;
+    if (Date.now() > deadline) throw new Error(`migration ${migration.id} is still ${body.status}`);
+  }
+  await sendEvent(api, people.get(task.assigneeId), taskId, 'complete');
+  return migration.id;
 }

@@ -149,6 +149,14 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
     }
     const expected = await ids(sql`select seq as id from domain_events where name = 'paging.test' order by seq`);
     expect(expected).toHaveLength(instants.length);
+    // The feed holds back events while any older transaction of the server may still commit (another test file's
+    // open transaction, on the same PostgreSQL, counts): wait until it shows them all before paging.
+    for (let waited = 0; ; waited += 100) {
+      const shown = await h.request('GET', '/events?name=paging.test&limit=1000', { token: admin.token });
+      if (shown.body.items.length === expected.length) break;
+      if (waited > 30_000) throw new Error(`the feed shows ${shown.body.items.length} of ${expected.length} events after 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     // A feed: `nextCursor` is the last seq seen, and null once a page comes back empty.
     const walk = async (limit: number) => {
       const seen: string[] = [];

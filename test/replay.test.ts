@@ -3,7 +3,8 @@
 // accepted, done and reviewed), shuffles or billing days fails here. After a deliberate, versioned change:
 // `npm run record-histories`. Histories recorded by earlier code stay in a folder named for the change that
 // followed them (before-step-transaction/: steps recorded first, effects as activities of their own;
-// before-shuffle-in-sets/: a shuffle sent each task an update that its own workflow committed), so the issues and
+// before-shuffle-in-sets/: a shuffle sent each task an update that its own workflow committed; before-migrations/:
+// issues that could not be migrated, workflows instantiated per issue rather than preloaded), so the issues and
 // shuffles such code started keep replaying until the old path is removed.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,8 +12,10 @@ import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 
 const folder = path.resolve('test/histories');
-const recorded = ['task-lifecycle.json', 'task-shuffled-open.json', 'shuffle.json', 'inventory-returned-approved.json', 'service-request-reviewed.json', 'billing-day.json'];
-const generations = ['.', 'before-shuffle-in-sets', 'before-step-transaction'];
+const recordedBefore = ['task-lifecycle.json', 'task-shuffled-open.json', 'shuffle.json', 'inventory-returned-approved.json', 'service-request-reviewed.json', 'billing-day.json'];
+/** What scripts/record-histories.ts records today: the older generations hold what it recorded then. */
+const recorded = [...recordedBefore, 'contract-review-joined.json', 'task-migrated.json', 'task-after-migration.json', 'issue-migration.json'];
+const generations = ['.', 'before-migrations', 'before-shuffle-in-sets', 'before-step-transaction'];
 const histories = generations.flatMap((generation) =>
   readdirSync(path.join(folder, generation))
     .filter((file) => file.endsWith('.json'))
@@ -21,7 +24,9 @@ const histories = generations.flatMap((generation) =>
 
 describe('replay of committed workflow histories', () => {
   it.each(generations)('has in %s every history scripts/record-histories.ts records', (generation) => {
-    expect(histories.filter((file) => path.dirname(file) === generation).map((file) => path.basename(file))).toEqual(expect.arrayContaining(recorded));
+    expect(histories.filter((file) => path.dirname(file) === generation).map((file) => path.basename(file))).toEqual(
+      expect.arrayContaining(generation === '.' ? recorded : recordedBefore),
+    );
   });
 
   it.each(histories)('%s replays without nondeterminism', async (file) => {

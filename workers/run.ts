@@ -15,10 +15,22 @@ export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.met
 /** Contexts whose task queue also runs workflows (the rest run activities only). */
 const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
 
+/**
+ * The workflow bundle every worker, test, bench and replay runs. Temporal's reusable V8 context instantiates the
+ * bundle's modules once per cached workflow, except those loaded before any workflow exists: preloading the
+ * workflows (and so xstate and the statechart code they import) shares one instance among all of them, about a
+ * third of each cached issue's memory. That is safe because workflow modules hold no state of their own:
+ * eslint.config.js allows no module-level `let` or `var` in workflows/, and what they keep at module level is
+ * constant (policies, message definitions, activity proxies that find the running workflow when called).
+ */
+export function bundleWorkflows(logger = quietBundlerLogger): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath, preloadModules: [workflowsPath], logger });
+}
+
 /** The prebuilt bundle when there is one (production), else bundled now from source. */
 export async function loadWorkflowBundle(bundlePath = defaultBundlePath): Promise<WorkflowBundle> {
   if (existsSync(bundlePath)) return { code: readFileSync(bundlePath, 'utf8') };
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundleWorkflows();
 }
 
 const quietBundlerLogger = {

@@ -2,7 +2,6 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase, openDatabase } from '../../db/client.js';
 import { ensureBuiltinIssueTypes } from '../../db/seed/issue-types.js';
@@ -10,7 +9,7 @@ import { loadConfig, searchPath } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-server.js';
-import { workflowsPath } from '../../workers/run.js';
+import { bundleWorkflows } from '../../workers/run.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
@@ -66,7 +65,7 @@ export default async function setup(project: TestProject) {
     await teardown();
     throw error;
   }
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const bundle = await bundleWorkflows(quietLogger);
   const workflowBundlePath = path.join(scratch, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
 

@@ -1,11 +1,11 @@
-// The workflow bundle the workers run (workflowsPath in workers/run.ts). Temporal's sandbox instantiates every
-// module in it once per cached workflow, so what it holds is memory per cached issue: zod alone is ~640 KiB.
+// The workflow bundle the workers run (bundleWorkflows in workers/run.ts). Temporal's sandbox instantiates every
+// module it does not preload once per cached workflow, so what it holds can be memory per cached issue: zod alone
+// is ~640 KiB, and must stay out even though the workflows are preloaded.
 // zod is only for save-time validation (workflows/statechart/catalog-schemas.ts, via validate.ts, which the API
 // calls); eslint.config.js forbids importing it from workflow code, and this checks the bundle itself.
 import { readFileSync } from 'node:fs';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { workflowsPath } from '../../workers/run.js';
+import { bundleWorkflows } from '../../workers/run.js';
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
@@ -17,9 +17,14 @@ describe('the workflow bundle', () => {
   let code = '';
   let modules: string[] = [];
   beforeAll(async () => {
-    ({ code } = await bundleWorkflowCode({ workflowsPath, logger: silent }));
+    ({ code } = await bundleWorkflows(silent));
     modules = modulesIn(code);
   }, 30_000);
+
+  it('loads the workflows once for every workflow of a worker (preloaded, so they are not instantiated per cached issue)', () => {
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+    expect(preload).toContain('"./workflows/index.ts"');
+  });
 
   it('holds no zod', () => {
     expect(modules).toContain('./workflows/statechart/machine.ts');
