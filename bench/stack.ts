@@ -45,8 +45,8 @@ export async function stopRunningStacks(): Promise<void> {
   for (const stop of [...running]) await stop().catch(() => {});
 }
 
-/** `databaseUrl`: a database of `env` prepared beforehand (e.g. seeded); by default a fresh one. */
-export async function startProductStack(env: BenchEnv, options: { workers: boolean; databaseUrl?: string }): Promise<ProductStack> {
+/** `databaseUrl`: a database of `env` prepared beforehand (e.g. seeded); by default a fresh one. `workerEnv`: settings of the worker process beside the product's defaults. */
+export async function startProductStack(env: BenchEnv, options: { workers: boolean; databaseUrl?: string; workerEnv?: Record<string, string> }): Promise<ProductStack> {
   const [databaseUrl, namespace] = await Promise.all([options.databaseUrl ?? env.createDatabase(), env.createNamespace()]);
   const common = {
     DATABASE_URL: databaseUrl,
@@ -80,7 +80,7 @@ export async function startProductStack(env: BenchEnv, options: { workers: boole
     // Both settle before a failure is thrown, so stop() finds every process that did start.
     const [apiStart, workersStart] = await Promise.allSettled([
       startService('api/main.ts', { HOST: '127.0.0.1', PORT: '0' }, /API on (http:\/\/\S+)/),
-      options.workers ? startService('workers/main.ts', { WORKFLOW_BUNDLE_PATH: env.workflowBundlePath }, /workers of .* running/) : undefined,
+      options.workers ? startService('workers/main.ts', { ...options.workerEnv, WORKFLOW_BUNDLE_PATH: env.workflowBundlePath }, /workers of .* running/) : undefined,
     ]);
     if (apiStart.status === 'rejected') throw apiStart.reason;
     if (workersStart.status === 'rejected') throw workersStart.reason;

@@ -52,7 +52,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(contexts)).min(1)),
   WORKFLOW_BUNDLE_PATH: optionalString,
   // Each cached workflow holds ~1.5 MiB of the worker's memory; one not cached is replayed from its history when it next runs.
-  WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(500),
+  WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(2000),
 });
 
 function isTimeZone(zone: string): boolean {

@@ -14,21 +14,11 @@ import { issueMigrations, issues, issueTransitions } from '../db/schema/issues.j
 import { domainEvents } from '../db/schema/platform.js';
 import { issueMigrationWorkflowId, issueQuery, issueWorkflowId, migrateUpdate } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
+import { inBatches } from './support/lanes.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 import { startIssue } from './support/time-skipping.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inBatches<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!, index);
-  };
-  await Promise.all(Array.from({ length: limit }, lane));
-  return results;
-}
 
 /** Polls a migration (in real time) until it is no longer running; answers it. */
 async function finished(h: Harness, admin: TestUser, location: string, withinMs = 300_000) {

@@ -8,6 +8,7 @@ import { domainEvents } from '../db/schema/platform.js';
 import { updateUser } from '../db/users.js';
 import { issueQuery, issueWorkflowId, sendEventUpdate, stepsCommittedSignal } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
+import { inBatches } from './support/lanes.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
 let h: Harness;
@@ -20,17 +21,6 @@ beforeAll(async () => {
 afterAll(() => h?.stop());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inBatches<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!, index);
-  };
-  await Promise.all(Array.from({ length: limit }, lane));
-  return results;
-}
 
 async function deactivateActiveWorkers() {
   const active = await h.database.db.select({ id: users.id }).from(users).where(and(eq(users.role, 'worker'), eq(users.status, 'active')));

@@ -94,6 +94,9 @@ export const openConcurrency = 64;
 export const settleMs = 5000;
 const openTasksKey = 'open tasks';
 
+/** Room for every open task and the few other workflows the deployment runs (billing days, the shuffle). */
+export const cacheSizeFor = (openTasks: number) => openTasks + 100;
+
 /** Stops the deployment of the open tasks (its worker holds them in memory). */
 export const releaseOpenTasks = (context: CaseContext) => context.release(openTasksKey);
 
@@ -109,11 +112,14 @@ export interface OpenTasksFixture {
   idleRssBytes: number;
 }
 
-/** One deployment with `n` open tasks on 10 workers, shared by the worker RSS and shuffle cases. */
+/**
+ * One deployment with `n` open tasks on 10 workers, shared by the worker RSS and shuffle cases. Its worker caches
+ * every open task (WORKFLOW_CACHE_SIZE above `n`): the RSS case weighs them all, and the shuffle replays none.
+ */
 export function openTasksFixture(context: CaseContext): Promise<OpenTasksFixture> {
   const n = context.quick ? 200 : 10_000;
   return context.shared(openTasksKey, async () => {
-    const stack = await startProductStack(context.env, { workers: true });
+    const stack = await startProductStack(context.env, { workers: true, workerEnv: { WORKFLOW_CACHE_SIZE: String(cacheSizeFor(n)) } });
     try {
       const manager = await stack.user('manager');
       const workers = await Promise.all(Array.from({ length: 10 }, () => stack.user('worker')));
