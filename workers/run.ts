@@ -12,6 +12,14 @@ import { taskQueues } from '../workflows/task-queues.js';
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'workflow-bundle.js');
 
+/**
+ * How long a workflow task waits on the queue of the worker that ran the workflow last (which keeps it cached) before
+ * the server offers it to every worker, which replays it. When that worker is gone (killed, redeployed), its issues
+ * stand still this long: 2 s, rather than Temporal's 10 s, brings an issue back within 3 s of a worker being there,
+ * while a live worker still gets its own tasks first unless it is 2 s behind.
+ */
+const stickyQueueScheduleToStartTimeout = '2s';
+
 /** Contexts whose task queue also runs workflows (the rest run activities only). */
 const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
 
@@ -89,7 +97,7 @@ export async function startWorkers(options: {
         namespace: deps.config.temporal.namespace,
         taskQueue: taskQueues[context],
         activities: contextActivities,
-        ...(hostsWorkflows ? { workflowBundle: bundle, maxCachedWorkflows: deps.config.workers.workflowCacheSize } : {}),
+        ...(hostsWorkflows ? { workflowBundle: bundle, maxCachedWorkflows: deps.config.workers.workflowCacheSize, stickyQueueScheduleToStartTimeout } : {}),
       }),
     );
   }
