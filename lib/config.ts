@@ -53,6 +53,9 @@ const envSchema = z.object({
   WORKFLOW_BUNDLE_PATH: optionalString,
   // Each cached workflow holds ~1.5 MiB of the worker's memory; one not cached is replayed from its history when it next runs.
   WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(2000),
+
+  // Scrapers present this bearer token at the API's GET /metrics; unset, the API serves no metrics.
+  METRICS_TOKEN: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
 });
 
 function isTimeZone(zone: string): boolean {
@@ -87,6 +90,8 @@ export interface Config {
   /** How long an assigned inventory may wait to be started before managers are told. */
   inventory: { startSla: string };
   workers: { contexts: ContextName[]; bundlePath?: string; workflowCacheSize: number };
+  /** The bearer token of GET /metrics; unset: the API serves no metrics. */
+  metrics: { token?: string };
 }
 
 export class ConfigError extends Error {
@@ -121,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     services: { offerSla: e.SERVICE_OFFER_SLA, reviewWindow: e.SERVICE_REVIEW_WINDOW },
     inventory: { startSla: e.INVENTORY_START_SLA },
     workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH, workflowCacheSize: e.WORKFLOW_CACHE_SIZE },
+    metrics: { token: e.METRICS_TOKEN },
   };
 }
 

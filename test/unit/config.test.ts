@@ -35,6 +35,12 @@ describe('loadConfig', () => {
     expect(config.jwt).toMatchObject({ secret: undefined, ttlSeconds: 12 * 60 * 60 });
     expect(config.billing).toMatchObject({ timeZone: 'UTC', platformCommissionPercent: 20 });
     expect(config.workers).toMatchObject({ contexts: [...contexts], bundlePath: undefined });
+    expect(config.metrics).toEqual({ token: undefined });
+  });
+
+  it('reads the metrics settings', () => {
+    const config = loadConfig({ METRICS_TOKEN: 'm'.repeat(32) });
+    expect(config.metrics.token).toBe('m'.repeat(32));
   });
 
   it('reads the variables it is given', () => {
@@ -80,6 +86,7 @@ describe('loadConfig', () => {
     ['ADMIN_PASSWORD', 'short'],
     ['PLATFORM_COMMISSION_PERCENT', '101'],
     ['SMTP_URL', 'http://mail.local'],
+    ['METRICS_TOKEN', 'too-short'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.name).toBe('ConfigError');
