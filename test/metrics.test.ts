@@ -1,9 +1,13 @@
 // Prometheus metrics: the API's GET /metrics (requests by route template, latency, Node process metrics) for a
-// scraper holding METRICS_TOKEN.
+// scraper holding METRICS_TOKEN, and the Temporal SDK's own exporter in a worker process (WORKER_METRICS_ADDRESS).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
+import { freePort } from './support/ports.js';
+import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Sample {
   name: string;
@@ -29,14 +33,23 @@ const valueOf = (scraped: Sample[], name: string, labels: Record<string, string>
 
 const metricsToken = randomBytes(24).toString('hex');
 let h: Harness;
+let workers: WorkerProcess | undefined;
+let workerMetricsUrl: string;
 let manager: TestUser;
 
 beforeAll(async () => {
-  h = await startHarness({ env: { METRICS_TOKEN: metricsToken } });
+  // Every worker runs in a child process with the SDK's exporter; the test process installs no runtime of its own.
+  h = await startHarness({ workerContexts: [], env: { METRICS_TOKEN: metricsToken } });
+  const address = `127.0.0.1:${await freePort()}`;
+  workerMetricsUrl = `http://${address}/metrics`;
+  workers = await spawnWorkerProcess(h, undefined, { WORKER_METRICS_ADDRESS: address });
   manager = await h.user('manager');
   await h.user('worker');
 });
-afterAll(() => h?.stop());
+afterAll(async () => {
+  await workers?.stop();
+  await h?.stop();
+});
 
 describe('GET /metrics of the API', () => {
   let scraped: Sample[];
@@ -110,5 +123,40 @@ describe('GET /metrics of the API', () => {
     const doc = (await h.request('GET', '/openapi.json')).body;
     expect(doc.paths['/metrics'].get.security).toEqual([{ metricsToken: [] }]);
     expect(doc.components.securitySchemes.metricsToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+});
+
+describe("a worker process's Temporal SDK metrics", () => {
+  it('are served at WORKER_METRICS_ADDRESS once the worker has run tasks', async () => {
+    const created = await h.request('POST', '/tasks', { token: manager.token, body: { title: 'Measure me' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const wanted = [
+      'temporal_workflow_task_schedule_to_start_latency_seconds_bucket',
+      'temporal_workflow_task_execution_latency_seconds_bucket',
+      // Each step of an issue is a local activity of its workflow.
+      'temporal_local_activity_execution_latency_seconds_bucket',
+      'temporal_workflow_task_queue_poll_succeed_total',
+      'temporal_sticky_cache_size',
+      'temporal_worker_task_slots_available',
+      'temporal_num_pollers',
+    ];
+    let names = new Set<string>();
+    let text = '';
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const res = await fetch(workerMetricsUrl);
+      expect(res.status).toBe(200);
+      text = await res.text();
+      names = new Set(samples(text).map((sample) => sample.name));
+      if (wanted.every((name) => names.has(name))) break;
+      await sleep(250);
+    }
+    expect(wanted.filter((name) => !names.has(name)), [...names].sort().join('\n')).toEqual([]);
+    // Per task queue and namespace: the issues queue's workflow tasks are told apart from the other queues'.
+    const issues = { namespace: h.namespace, task_queue: 'ates-issues' };
+    const of = (name: string, labels: Record<string, string>) => valueOf(samples(text), name, labels);
+    expect(of('temporal_workflow_task_schedule_to_start_latency_seconds_count', issues)).toBeGreaterThanOrEqual(1);
+    expect(of('temporal_sticky_cache_size', issues)).toBeGreaterThanOrEqual(1);
+    expect(of('temporal_num_pollers', { ...issues, poller_type: 'workflow_task' })).toBeGreaterThan(0);
+    expect(of('temporal_worker_task_slots_available', { ...issues, worker_type: 'WorkflowWorker' })).toBeGreaterThan(0);
   });
 });
