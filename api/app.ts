@@ -16,13 +16,14 @@ import { inventoryRoutes } from './inventories.js';
 import { issueDiagramRoutes } from './issue-diagrams.js';
 import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
+import { metricsRoutes, recordRequests } from './metrics.js';
 import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
+export const routers = [healthRoutes, metricsRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which
@@ -100,6 +101,8 @@ const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
+  // First, so it sees every final answer: errors, refusals by the middleware below and time-outs included.
+  app.use(recordRequests(deps));
   app.use(answerInTime);
   // nosniff, no framing, no referrer and the rest of the usual defaults on every answer; JSON answers load
   // nothing, so their policy allows nothing (the docs page sets its own).
@@ -122,6 +125,11 @@ export function createApp(deps: ApiDeps) {
   documentFrameworkResponses(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The `METRICS_TOKEN` setting, held by a Prometheus scraper (GET /metrics only).',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

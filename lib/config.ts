@@ -1,4 +1,5 @@
 // The only module that reads the environment. Everything else receives a Config.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -53,7 +54,25 @@ const envSchema = z.object({
   WORKFLOW_BUNDLE_PATH: optionalString,
   // Each cached workflow holds ~1.5 MiB of the worker's memory; one not cached is replayed from its history when it next runs.
   WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(2000),
+
+  // Scrapers present this bearer token at the API's GET /metrics; unset, the API serves no metrics.
+  METRICS_TOKEN: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
+  // The Temporal SDK's own Prometheus exporter in each worker process binds here (an IP literal: the SDK takes no host name).
+  WORKER_METRICS_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .refine(isSocketAddress, 'an IP address and port such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464')
+      .optional(),
+  ),
 });
+
+function isSocketAddress(address: string): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  if (!match) return false;
+  const [, ipv6, ipv4, port] = match;
+  const portNumber = Number(port);
+  return (ipv6 ? isIP(ipv6) === 6 : isIP(ipv4!) === 4) && portNumber >= 1 && portNumber <= 65535;
+}
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -86,7 +105,15 @@ export interface Config {
   services: { offerSla: string; reviewWindow: string };
   /** How long an assigned inventory may wait to be started before managers are told. */
   inventory: { startSla: string };
-  workers: { contexts: ContextName[]; bundlePath?: string; workflowCacheSize: number };
+  workers: {
+    contexts: ContextName[];
+    bundlePath?: string;
+    workflowCacheSize: number;
+    /** Where the SDK runtime's Prometheus exporter listens (`ip:port`); unset: no exporter. */
+    metricsAddress?: string;
+  };
+  /** The bearer token of GET /metrics; unset: the API serves no metrics. */
+  metrics: { token?: string };
 }
 
 export class ConfigError extends Error {
@@ -120,7 +147,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     billing: { timeZone: e.BILLING_TIMEZONE, platformCommissionPercent: e.PLATFORM_COMMISSION_PERCENT },
     services: { offerSla: e.SERVICE_OFFER_SLA, reviewWindow: e.SERVICE_REVIEW_WINDOW },
     inventory: { startSla: e.INVENTORY_START_SLA },
-    workers: { contexts: e.WORKER_CONTEXTS, bundlePath: e.WORKFLOW_BUNDLE_PATH, workflowCacheSize: e.WORKFLOW_CACHE_SIZE },
+    workers: {
+      contexts: e.WORKER_CONTEXTS,
+      bundlePath: e.WORKFLOW_BUNDLE_PATH,
+      workflowCacheSize: e.WORKFLOW_CACHE_SIZE,
+      metricsAddress: e.WORKER_METRICS_ADDRESS,
+    },
+    metrics: { token: e.METRICS_TOKEN },
   };
 }
 

@@ -24,6 +24,7 @@ export async function runStandalone(role: { api: boolean; workers: boolean }) {
       workerContexts: role.workers ? config.workers.contexts : [],
       bundle: role.workers ? await loadWorkflowBundle(config.workers.bundlePath) : undefined,
     });
+    if (role.workers && config.workers.metricsAddress) log.info(`worker metrics on http://${config.workers.metricsAddress}/metrics`);
     log.info(role.api ? `API on ${services.apiUrl}` : `workers of ${config.workers.contexts.join(', ')} running`);
     const stop = () => void services.stop().then(() => process.exit(0));
     process.on('SIGINT', stop);

@@ -1,7 +1,7 @@
 // Issue 7: every route × every role against SPEC §6. The routes come from the app itself (Hono's registered routes
 // and the OpenAPI document), so a route served without an entry in `matrix` fails here, named. Entries for routes not
 // served yet (SPEC routes still being built) are simply not exercised until they appear.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { roles, type Role } from '../db/schema/auth.js';
@@ -13,9 +13,10 @@ import { startHarness, type TestUser } from './support/harness.js';
  * - `signedIn`: any active user;
  * - `roles`: exactly these roles (others get 403);
  * - `domain`: any active user reaches it and the domain decides (issue type, performer, statechart guard), so only
- *   the 401 for no or a dead token is asserted.
+ *   the 401 for no or a dead token is asserted;
+ * - `metricsToken`: only a scraper holding `METRICS_TOKEN`, which no user's token is: everyone here gets 401.
  */
-type Access = { kind: 'public' } | { kind: 'signedIn' } | { kind: 'roles'; roles: Role[] } | { kind: 'domain' };
+type Access = { kind: 'public' } | { kind: 'signedIn' } | { kind: 'roles'; roles: Role[] } | { kind: 'domain' } | { kind: 'metricsToken' };
 
 interface Identity {
   name: string;
@@ -38,11 +39,14 @@ interface Entry {
 const anyone: Access = { kind: 'public' };
 const signedIn: Access = { kind: 'signedIn' };
 const domain: Access = { kind: 'domain' };
+const metricsScraper: Access = { kind: 'metricsToken' };
 const only = (...allowed: Role[]): Access => ({ kind: 'roles', roles: allowed });
 
 /** SPEC §6, one entry per method and path; path parameters are written `{name}`. */
 const matrix: Record<string, Entry> = {
   'GET /health': { access: anyone },
+  // Prometheus metrics: the scraper's METRICS_TOKEN, not a user's token (test/metrics.test.ts asserts the 200).
+  'GET /metrics': { access: metricsScraper },
   'GET /openapi.json': { access: anyone },
   'GET /docs': { access: anyone },
 
@@ -135,7 +139,8 @@ const entries = new Map(Object.entries(matrix).map(([route, entry]) => [routeSha
 /** Values for path parameters, by name; anything else gets a fresh uuid (an unknown id). */
 const parameterValues: Record<string, string> = { key: 'task', version: '1', date: '2000-01-03', day: '2000-01-03' };
 
-const h = await startHarness();
+// With METRICS_TOKEN, so GET /metrics is on and refuses every caller below.
+const h = await startHarness({ env: { METRICS_TOKEN: randomBytes(24).toString('hex') } });
 afterAll(() => h.stop());
 
 /** Every route the app serves, as `METHOD /path/{param}`; Hono's own middleware entries (method ALL) are not routes. */
@@ -169,6 +174,7 @@ function expectation({ access, status }: Entry, who: Identity): { ok: (status: n
   if (exact !== undefined) return { ok: (s) => s === exact, want: String(exact) };
   const notRefused = { ok: (s: number) => s !== 401 && s !== 403, want: 'neither 401 nor 403' };
   if (access.kind === 'public') return notRefused;
+  if (access.kind === 'metricsToken') return { ok: (s) => s === 401, want: '401' };
   if (!who.role) return { ok: (s) => s === 401, want: '401' };
   if (access.kind === 'signedIn') return notRefused;
   if (access.kind === 'domain') return { ok: (s) => s !== 401, want: 'not 401' };
@@ -214,6 +220,12 @@ describe('authorization matrix (SPEC §6)', () => {
           continue;
         }
         if (entry.access.kind === 'public') continue;
+        if (entry.access.kind === 'metricsToken') {
+          const scheme = (operation.security ?? []).some((requirement: Record<string, unknown>) => 'metricsToken' in requirement);
+          if (!scheme) problems.push(`${route}: no metricsToken security declared`);
+          if (!operation.responses?.['401']) problems.push(`${route}: 401 not documented`);
+          continue;
+        }
         const bearer = (operation.security ?? []).some((requirement: Record<string, unknown>) => 'bearer' in requirement);
         if (!bearer) problems.push(`${route}: no bearer security declared`);
         if (!operation.responses?.['401']) problems.push(`${route}: 401 not documented`);

@@ -13,7 +13,8 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnWorkerProcess(h: Harness, contexts?: string[]): Promise<WorkerProcess> {
+/** `env` adds to (or overrides) the harness's environment, e.g. a setting only the worker process should have. */
+export async function spawnWorkerProcess(h: Harness, contexts?: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     env: {
       ...h.env,
@@ -21,6 +22,7 @@ export async function spawnWorkerProcess(h: Harness, contexts?: string[]): Promi
       WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
       LOG_LEVEL: 'info',
       ...(contexts ? { WORKER_CONTEXTS: contexts.join(',') } : {}),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

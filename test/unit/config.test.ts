@@ -34,7 +34,15 @@ describe('loadConfig', () => {
     expect(config.admin).toMatchObject({ email: undefined, password: undefined });
     expect(config.jwt).toMatchObject({ secret: undefined, ttlSeconds: 12 * 60 * 60 });
     expect(config.billing).toMatchObject({ timeZone: 'UTC', platformCommissionPercent: 20 });
-    expect(config.workers).toMatchObject({ contexts: [...contexts], bundlePath: undefined });
+    expect(config.workers).toMatchObject({ contexts: [...contexts], bundlePath: undefined, metricsAddress: undefined });
+    expect(config.metrics).toEqual({ token: undefined });
+  });
+
+  it('reads the metrics settings', () => {
+    const config = loadConfig({ METRICS_TOKEN: 'm'.repeat(32), WORKER_METRICS_ADDRESS: '0.0.0.0:9464' });
+    expect(config.metrics.token).toBe('m'.repeat(32));
+    expect(config.workers.metricsAddress).toBe('0.0.0.0:9464');
+    expect(loadConfig({ WORKER_METRICS_ADDRESS: '[::1]:9464' }).workers.metricsAddress).toBe('[::1]:9464');
   });
 
   it('reads the variables it is given', () => {
@@ -80,6 +88,10 @@ describe('loadConfig', () => {
     ['ADMIN_PASSWORD', 'short'],
     ['PLATFORM_COMMISSION_PERCENT', '101'],
     ['SMTP_URL', 'http://mail.local'],
+    ['METRICS_TOKEN', 'too-short'],
+    ['WORKER_METRICS_ADDRESS', '9464'],
+    ['WORKER_METRICS_ADDRESS', 'localhost:9464'],
+    ['WORKER_METRICS_ADDRESS', '127.0.0.1:70000'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.name).toBe('ConfigError');
