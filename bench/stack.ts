@@ -79,7 +79,7 @@ export async function startProductStack(env: BenchEnv, options: { workers: boole
   try {
     // Both settle before a failure is thrown, so stop() finds every process that did start.
     const [apiStart, workersStart] = await Promise.allSettled([
-      startService('api/main.ts', { HOST: '127.0.0.1', PORT: '0' }, /API on (http:\/\/\S+)/),
+      startService('api/main.ts', { HOST: '127.0.0.1', PORT: '0' }, /API on (http:\/\/[^\s"]+)/),
       options.workers ? startService('workers/main.ts', { ...options.workerEnv, WORKFLOW_BUNDLE_PATH: env.workflowBundlePath }, /workers of .* running/) : undefined,
     ]);
     if (apiStart.status === 'rejected') throw apiStart.reason;

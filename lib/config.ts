@@ -17,6 +17,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000), // 0: any free port
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
 
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -87,6 +88,8 @@ export interface Config {
   http: { host: string; port: number };
   dataDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `json`: one JSON object per line (pino); `pretty`: one readable line; `auto`: JSON unless stdout is a terminal. */
+  logFormat: 'auto' | 'json' | 'pretty';
   temporal: {
     /** Set when an external Temporal server is used; otherwise a dev server is started. */
     address?: string;
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: { host: e.HOST, port: e.PORT },
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

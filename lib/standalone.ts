@@ -13,7 +13,7 @@ export async function runStandalone(role: { api: boolean; workers: boolean }) {
     if (!databaseUrl || !temporalAddress) {
       throw new ConfigError('DATABASE_URL and TEMPORAL_ADDRESS must point at running servers (or use `npm start`).');
     }
-    const log = createLogger(config.logLevel, role.api ? 'api' : `worker:${config.workers.contexts.join(',')}`);
+    const log = createLogger(config.logLevel, role.api ? 'api' : `worker:${config.workers.contexts.join(',')}`, config.logFormat);
     const services = await startServices({
       config,
       databaseUrl,

@@ -94,7 +94,7 @@ async function main(): Promise<number> {
     temporal: { ...base.temporal, address: undefined, namespace: 'default', port: await freePort(), uiPort: await freePort() },
     jwt: { ...base.jwt, secret: randomBytes(32).toString('hex') },
   };
-  const log = createLogger(config.logLevel, 'fuzz');
+  const log = createLogger(config.logLevel, 'fuzz', config.logFormat);
   const started: Resource<unknown>[] = [];
   let services: Services | undefined;
   try {

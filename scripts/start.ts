@@ -18,7 +18,7 @@ try {
   console.error(error.message);
   process.exit(1);
 }
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, 'ates', config.logFormat);
 const started: Resource<unknown>[] = [];
 let services: Services | undefined;
 let stopping = false;

@@ -52,6 +52,9 @@ const quietBundlerLogger = {
 
 let runtimeInstalled = false;
 
+/** What the SDK says about a log entry that the product's log keeps: the workflow's and activity's names and ids. */
+const loggedMeta = ['issueId', 'namespace', 'taskQueue', 'workflowType', 'workflowId', 'runId', 'activityType', 'activityId', 'attempt'] as const;
+
 /**
  * Installs the SDK runtime once per process, logging through ours; call it before anything else touches Temporal
  * natively. With `metricsAddress` (`ip:port`) the SDK's own Prometheus exporter serves its worker metrics there at
@@ -75,8 +78,10 @@ export function installRuntime(log: Logger, metricsAddress?: string): void {
       // Say what failed and why, e.g. "Activity failed payOutAccounts: <error>".
       const error = meta?.error instanceof Error ? `: ${meta.error.message}${meta.error.cause instanceof Error ? ` (${meta.error.cause.message})` : ''}` : '';
       const what = typeof meta?.activityType === 'string' ? ` ${meta.activityType}` : '';
-      if (level === 'ERROR') log.error(`temporal: ${message}${what}${error}`);
-      else log.warn(`temporal: ${message}${what}${error}`);
+      // Which issue, workflow and activity it was about, as fields a log collector filters by.
+      const fields = Object.fromEntries(loggedMeta.filter((key) => meta?.[key] !== undefined).map((key) => [key, meta![key]]));
+      if (level === 'ERROR') log.error(`temporal: ${message}${what}${error}`, undefined, fields);
+      else log.warn(`temporal: ${message}${what}${error}`, fields);
     }),
   });
   runtimeInstalled = true;
