@@ -1,7 +1,10 @@
 // Edges of the HTTP API that many routes share, each checked over HTTP against the real servers.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
+
+const shiftDate = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 function expectProblem(res: ApiResponse, status: number) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
@@ -30,5 +33,29 @@ describe('methods a path does not serve', () => {
     expect(patch.headers.get('allow')).toBe('GET, HEAD');
     expectProblem(await h.request('PUT', '/no-such-thing', { token: admin.token }), 404);
     expectProblem(await h.request('GET', `/issues/${randomUUID()}/nothing-here`, { token: admin.token }), 404);
+  });
+});
+
+describe('billing days', () => {
+  it('a day before the first billing day answers 404; the first day and a later one answer', async () => {
+    const accountant = await h.user('accountant');
+    const day = (date: string) => h.request('GET', `/billing/days/${date}`, { token: accountant.token });
+    const today = await currentBillingDay(h.database.db, h.config.billing.timeZone);
+    // No day opened yet: the first one will be today.
+    expectProblem(await day(shiftDate(today, -1)), 404);
+    const worker = await h.user('worker');
+    await recordLedgerEntry(h.database.db, h.config.billing.timeZone, {
+      key: `test:${randomUUID()}`,
+      userId: worker.id,
+      kind: 'reward',
+      amountCents: 500,
+      description: 'opens the first day',
+    });
+    const never = await day('2020-02-29');
+    expectProblem(never, 404);
+    expect(never.body.detail).toContain(today);
+    expectProblem(await day(shiftDate(today, -1)), 404);
+    expect((await day(today)).body).toMatchObject({ date: today, status: 'open', rewardsCents: 500 });
+    expect((await day(shiftDate(today, 3))).body).toMatchObject({ status: 'open', entries: 0 });
   });
 });
