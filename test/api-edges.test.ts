@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shiftDate = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 function expectProblem(res: ApiResponse, status: number) {
@@ -58,4 +59,25 @@ describe('billing days', () => {
     expect((await day(today)).body).toMatchObject({ date: today, status: 'open', rewardsCents: 500 });
     expect((await day(shiftDate(today, 3))).body).toMatchObject({ status: 'open', entries: 0 });
   });
+
+  it('GET /billing/me reports the open day after today was closed by hand, with its earnings', async () => {
+    const accountant = await h.user('accountant');
+    const worker = await h.user('worker');
+    const record = (amountCents: number) =>
+      recordLedgerEntry(h.database.db, h.config.billing.timeZone, { key: `test:${randomUUID()}`, userId: worker.id, kind: 'reward', amountCents, description: 'work' });
+    const today = (await record(1000)).billingDate;
+
+    const close = await h.request('POST', `/billing/days/${today}/close`, { token: accountant.token });
+    expect(close.status, JSON.stringify(close.body)).toBe(202);
+    for (let waited = 0; (await h.request('GET', `/billing/days/${today}`, { token: accountant.token })).body.status !== 'closed'; waited += 200) {
+      expect(waited, 'the manual close to finish').toBeLessThan(60_000);
+      await sleep(200);
+    }
+
+    const next = await record(700);
+    expect(next.billingDate).toBe(shiftDate(today, 1));
+    const mine = await h.request('GET', '/billing/me', { token: worker.token });
+    expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({ today: next.billingDate, todayEarningsCents: 700, balanceCents: 700 });
+  }, 90_000);
 });
