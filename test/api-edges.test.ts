@@ -1,7 +1,9 @@
 // Edges of the HTTP API that many routes share, each checked over HTTP against the real servers.
 import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
+import { services } from '../db/schema/services.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,6 +22,50 @@ beforeAll(async () => {
   admin = await h.user('admin');
 });
 afterAll(() => h?.stop());
+
+const servicesNamed = async (name: string) => h.database.db.select().from(services).where(eq(services.name, name));
+
+describe('Idempotency-Key', () => {
+  it('answers a retry of the same request with the first answer, however its body is laid out', async () => {
+    const key = randomUUID();
+    const headers = { 'Idempotency-Key': key };
+    const first = await h.request('POST', '/services', { token: admin.token, headers, body: { name: 'Window washing', description: 'Both sides', priceCents: 1200 } });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const retried = await h.request('POST', '/services', {
+      token: admin.token,
+      headers,
+      rawBody: '{ "priceCents": 1200, "description": "Both sides", "name": "Window washing" }',
+    });
+    expect(retried.status, JSON.stringify(retried.body)).toBe(201);
+    expect(retried.body).toEqual(first.body);
+    expect(await servicesNamed('Window washing')).toHaveLength(1);
+  });
+
+  it('refuses a key used for a different request with 422 naming the header, and changes nothing', async () => {
+    const headers = { 'Idempotency-Key': randomUUID() };
+    const first = await h.request('POST', '/services', { token: admin.token, headers, body: { name: 'Gutter cleaning', description: 'Leaves out', priceCents: 900 } });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const other = await h.request('POST', '/services', { token: admin.token, headers, body: { name: 'Roof repair', description: 'Tiles back on', priceCents: 9000 } });
+    expectProblem(other, 422);
+    expect(other.body.errors).toEqual([{ field: 'header.idempotency-key', message: expect.stringMatching(/used for a different request/) }]);
+    expect(await servicesNamed('Roof repair')).toHaveLength(0);
+    // The key still answers its own request.
+    const again = await h.request('POST', '/services', { token: admin.token, headers, body: { name: 'Gutter cleaning', description: 'Leaves out', priceCents: 900 } });
+    expect(again.body).toEqual(first.body);
+
+    // The same holds for a route whose creation is a workflow: a task.
+    const taskKey = { 'Idempotency-Key': randomUUID() };
+    const manager = await h.user('manager');
+    await h.user('worker');
+    const task = await h.request('POST', '/tasks', { token: manager.token, headers: taskKey, body: { title: 'Paint the fence' } });
+    expect(task.status, JSON.stringify(task.body)).toBe(201);
+    const otherTask = await h.request('POST', '/tasks', { token: manager.token, headers: taskKey, body: { title: 'Mow the lawn' } });
+    expectProblem(otherTask, 422);
+    expect(otherTask.body.errors[0].field).toBe('header.idempotency-key');
+    const [titles] = await h.database.db.execute<{ n: number }>(sql`select count(*)::int as n from issues where title = 'Mow the lawn'`);
+    expect(titles!.n).toBe(0);
+  });
+});
 
 describe('methods a path does not serve', () => {
   it('answer 405 with Allow listing the methods the path serves; unknown paths stay 404', async () => {
