@@ -1,9 +1,9 @@
 // Pieces every router uses: id params, page queries and answers, idempotent POSTs, JSON bodies.
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createHash } from 'node:crypto';
-import type { Tx } from '../db/client.js';
+import type { Transaction, Tx } from '../db/client.js';
 import { keyset, type KeysetOptions } from '../db/paging.js';
 import { idempotencyKeys } from '../db/schema/platform.js';
 import type { ApiDeps, AppEnv } from './deps.js';
@@ -129,7 +129,9 @@ const storedAnswerRow = (request: KeyedRequest, result: { status: 201; body: unk
 
 /**
  * Runs `create` once per (caller, route, Idempotency-Key); a retry of the same request gets the stored first
- * answer, and the key used for another request a 422. Without a key it simply runs.
+ * answer, and the key used for another request a 422. Without a key it simply runs. For a `create` that is
+ * idempotent by the key itself (a workflow id made from it), since its answer is stored after it: a database
+ * write that is not goes through `idempotentTransaction`.
  */
 export async function idempotent<T>(
   c: Context<AppEnv>,
@@ -146,6 +148,30 @@ export async function idempotent<T>(
   const [stored] = await db.insert(idempotencyKeys).values(storedAnswerRow(request, result)).onConflictDoNothing().returning();
   // A concurrent retry stored its answer first: both callers get that one.
   return stored ? result : ((await storedAnswer<T>(db, request)) ?? result);
+}
+
+/**
+ * Like `idempotent`, for a `create` that writes only to the database: it runs in one transaction with the
+ * storing of its answer, so either both commit or neither does, and a retry after any failure creates once.
+ * Requests with the same key queue on a lock of the key, so a concurrent retry waits and gets the stored answer.
+ */
+export async function idempotentTransaction<T>(
+  c: Context<AppEnv>,
+  deps: ApiDeps,
+  route: string,
+  create: (tx: Transaction) => Promise<{ status: 201; body: T }>,
+): Promise<{ status: 201; body: T }> {
+  const request = await keyedRequest(c, route);
+  const { db } = deps.database;
+  if (!request) return db.transaction(create);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`ates.idempotency:${request.scope}:${request.key}`}, 0))`);
+    const first = await storedAnswer<T>(tx, request);
+    if (first) return first;
+    const result = await create(tx);
+    await tx.insert(idempotencyKeys).values(storedAnswerRow(request, result));
+    return result;
+  });
 }
 
 const requestPart: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', form: 'body' };

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
-import { services } from '../db/schema/services.js';
+import { users } from '../db/schema/auth.js';
+import { services, workerApplications } from '../db/schema/services.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,6 +65,56 @@ describe('Idempotency-Key', () => {
     expect(otherTask.body.errors[0].field).toBe('header.idempotency-key');
     const [titles] = await h.database.db.execute<{ n: number }>(sql`select count(*)::int as n from issues where title = 'Mow the lawn'`);
     expect(titles!.n).toBe(0);
+  });
+
+  describe('a retry after the answer could not be stored', () => {
+    // The answer write of a key starting with `fail-once:` fails the first time after `failNextAnswer()`. A
+    // sequence counts the attempts because it is not rolled back with the transaction that failed.
+    beforeAll(async () => {
+      await h.database.sql.unsafe(`
+        create sequence test_answer_writes;
+        create function test_fail_answer_once() returns trigger language plpgsql as $$
+        begin
+          if new.key like 'fail-once:%' and nextval('test_answer_writes') = 1 then
+            raise exception 'the answer write fails this once';
+          end if;
+          return new;
+        end $$;
+        create trigger test_fail_answer_once before insert on idempotency_keys for each row execute function test_fail_answer_once();`);
+    });
+    const failNextAnswer = () => h.database.sql`select setval('test_answer_writes', 1, false)`;
+
+    /** Posts once (the answer write fails), then retries twice with the same key: one creation, one answer. */
+    async function postTwice(path: string, token: string, body: unknown) {
+      await failNextAnswer();
+      const headers = { 'Idempotency-Key': `fail-once:${randomUUID()}` };
+      const failed = await h.request('POST', path, { token, headers, body });
+      expect(failed.status, JSON.stringify(failed.body)).toBe(500);
+      const retried = await h.request('POST', path, { token, headers, body });
+      expect(retried.status, JSON.stringify(retried.body)).toBe(201);
+      const again = await h.request('POST', path, { token, headers, body });
+      expect(again.body).toEqual(retried.body);
+      return retried.body;
+    }
+
+    it('POST /services creates one service', async () => {
+      const created = await postTwice('/services', admin.token, { name: 'Chimney sweeping', description: 'Soot gone', priceCents: 4000 });
+      expect((await servicesNamed('Chimney sweeping')).map((s) => s.id)).toEqual([created.id]);
+    });
+
+    it('POST /worker-applications creates one application', async () => {
+      const [service] = await servicesNamed('Chimney sweeping');
+      const worker = await h.user('worker');
+      const created = await postTwice('/worker-applications', worker.token, { serviceIds: [service!.id], note: 'I climb well' });
+      const applications = await h.database.db.select().from(workerApplications).where(eq(workerApplications.workerId, worker.id));
+      expect(applications.map((a) => a.id)).toEqual([created.id]);
+    });
+
+    it('POST /users creates one user', async () => {
+      const email = `once-${randomUUID()}@example.test`;
+      const created = await postTwice('/users', admin.token, { name: 'Once Only', email, role: 'manager', password: 'correct horse battery' });
+      expect((await h.database.db.select().from(users).where(eq(users.email, email))).map((u) => u.id)).toEqual([created.id]);
+    });
   });
 });
 
