@@ -101,11 +101,19 @@ const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
 /**
  * The methods each registered path answers, found with the app's own path matching: a request whose path
  * matches a route but whose method matches none gets 405 with `Allow`, not the 404 of an unknown path. HEAD is
- * answered wherever GET is. Middleware (registered for every method) is not a route and allows nothing.
+ * answered wherever GET is. Middleware (registered for every method) is not a route and allows nothing, nor
+ * does a route that documents no successful answer: it is there to refuse (`DELETE /users/{id}`).
  */
 function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  const refusals = new Set(
+    app.openAPIRegistry.definitions.flatMap((definition) =>
+      definition.type === 'route' && !Object.keys(definition.route.responses).some((status) => status.startsWith('2'))
+        ? [`${definition.route.method.toUpperCase()} ${definition.route.path.replace(/\{(\w+)\}/g, ':$1')}`]
+        : [],
+    ),
+  );
   const router = new TrieRouter<string>();
-  for (const { method, path } of app.routes) if (method !== 'ALL') router.add('ALL', path, method);
+  for (const { method, path } of app.routes) if (method !== 'ALL' && !refusals.has(`${method} ${path}`)) router.add('ALL', path, method);
   return (path) => {
     const methods = new Set(router.match('GET', path)[0].map(([method]) => method));
     if (methods.has('GET')) methods.add('HEAD');

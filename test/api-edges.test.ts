@@ -129,6 +129,10 @@ describe('methods a path does not serve', () => {
     const patch = await h.request('PATCH', `/billing/days/2026-01-01`);
     expectProblem(patch, 405);
     expect(patch.headers.get('allow')).toBe('GET, HEAD');
+    // DELETE /users/{id} is a route only to refuse: it is not offered.
+    const putUser = await h.request('PUT', `/users/${admin.id}`, { token: admin.token, body: {} });
+    expectProblem(putUser, 405);
+    expect(putUser.headers.get('allow')).toBe('PATCH');
     expectProblem(await h.request('PUT', '/no-such-thing', { token: admin.token }), 404);
     expectProblem(await h.request('GET', `/issues/${randomUUID()}/nothing-here`, { token: admin.token }), 404);
   });
