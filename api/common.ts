@@ -129,9 +129,9 @@ const storedAnswerRow = (request: KeyedRequest, result: { status: 201; body: unk
 
 /**
  * Runs `create` once per (caller, route, Idempotency-Key); a retry of the same request gets the stored first
- * answer, and the key used for another request a 422. Without a key it simply runs. For a `create` that is
- * idempotent by the key itself (a workflow id made from it), since its answer is stored after it: a database
- * write that is not goes through `idempotentTransaction`.
+ * answer, and the key used for another request a 422. Without a key it simply runs. The answer is stored after
+ * `create` returns, so `create` must itself be idempotent by the key (a workflow started under an id made from
+ * it); database writes that are not go through `idempotentTransaction`.
  */
 export async function idempotent<T>(
   c: Context<AppEnv>,
