@@ -3,6 +3,7 @@ import { Scalar } from '@scalar/hono-api-reference';
 import type { MiddlewareHandler } from 'hono';
 import { createHash } from 'node:crypto';
 import { bodyLimit } from 'hono/body-limit';
+import { TrieRouter } from 'hono/router/trie-router';
 import { secureHeaders } from 'hono/secure-headers';
 import { analyticsRoutes } from './analytics.js';
 import { authRoutes } from './auth.js';
@@ -98,6 +99,29 @@ const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.header('Cache-Control', 'no-store');
 };
 
+/**
+ * The methods each registered path answers, found with the app's own path matching: a request whose path
+ * matches a route but whose method matches none gets 405 with `Allow`, not the 404 of an unknown path. HEAD is
+ * answered wherever GET is. Middleware (registered for every method) is not a route and allows nothing, nor
+ * does a route that documents no successful answer: it is there to refuse (`DELETE /users/{id}`).
+ */
+function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  const refusals = new Set(
+    app.openAPIRegistry.definitions.flatMap((definition) =>
+      definition.type === 'route' && !Object.keys(definition.route.responses).some((status) => status.startsWith('2'))
+        ? [`${definition.route.method.toUpperCase()} ${definition.route.path.replace(/\{(\w+)\}/g, ':$1')}`]
+        : [],
+    ),
+  );
+  const router = new TrieRouter<string>();
+  for (const { method, path } of app.routes) if (method !== 'ALL' && !refusals.has(`${method} ${path}`)) router.add('ALL', path, method);
+  return (path) => {
+    const methods = new Set(router.match('GET', path)[0].map(([method]) => method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
+}
+
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -140,7 +164,19 @@ export function createApp(deps: ApiDeps) {
   });
   app.get('/docs', docsPage);
 
-  app.notFound((c) => problemResponse(c, new ProblemError(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`)));
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const methods = allowed(c.req.path);
+    if (methods.length > 0) {
+      return problemResponse(
+        c,
+        new ProblemError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, undefined, {
+          Allow: methods.join(', '),
+        }),
+      );
+    }
+    return problemResponse(c, new ProblemError(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`));
+  });
   app.onError((error, c) => {
     const problem = toProblem(error);
     if (problem?.type === 'unavailable') deps.log.warn(`${c.req.method} ${c.req.path}: ${problem.message} (${String(error)})`);

@@ -12,7 +12,7 @@ import {
   authResponses,
   createRouter,
   IdempotencyHeaders,
-  idempotent,
+  idempotentTransaction,
   IdParam,
   jsonBody,
   jsonContent,
@@ -82,7 +82,7 @@ function clientAddress(c: Context): string {
 }
 
 /** Tasks left unassigned for want of a worker listen on this topic (see the task type). */
-async function announceAvailableWorker(deps: ApiDeps, user: PublicUser) {
+async function announceAvailableWorker(deps: ApiDeps, user: Pick<PublicUser, 'id' | 'role' | 'status'>) {
   if (user.role !== 'worker' || user.status !== 'active') return;
   await publishToTopic(deps, { topic: 'workers/available', type: 'worker.available', data: { userId: user.id } });
 }
@@ -166,16 +166,17 @@ export function authRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const { status, body: user } = await idempotent(c, deps, 'POST /users', async () => {
+      const { status, body: user } = await idempotentTransaction(c, deps, 'POST /users', async (tx) => {
         try {
-          const user = await createUser(db, body);
-          await announceAvailableWorker(deps, user);
-          return { status: 201, body: userJson(user) };
+          return { status: 201, body: userJson(await createUser(tx, body)) };
         } catch (error) {
           if (error instanceof EmailTakenError) throw problems.conflict(error.message, 'email-taken');
           throw error;
         }
       });
+      // Announced once the user is committed, and again on a retry, which may follow a failed announcement:
+      // a second announcement only has waiting tasks look for a worker again.
+      await announceAvailableWorker(deps, user);
       return c.json(user, status);
     },
   );

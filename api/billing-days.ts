@@ -1,13 +1,13 @@
 // One billing day: its figures with the live progress of its close, and the manual close.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requestBillingDayClose } from '../activities/billing.js';
-import { dayStatistics, type DayStatistics } from '../db/billing-stats.js';
+import { dayStatistics, firstBillingDay, type DayStatistics } from '../db/billing-stats.js';
 import { currentBillingDay } from '../db/ledger.js';
 import { billingDayProgressQuery, billingDayWorkflowId, type BillingDayProgress } from '../workflows/messages.js';
 import { BillingDate, BillingDayStatisticsSchema, dayStatisticsJson } from './billing.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { problemContent, problems } from './problem.js';
+import { problemContent, ProblemError, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';
 
 const DateParam = z.object({ date: BillingDate.openapi({ param: { name: 'date', in: 'path' } }) });
@@ -61,9 +61,20 @@ export function billingDayRoutes(deps: ApiDeps) {
       security: [{ bearer: [] }],
       middleware: guard,
       request: { params: DateParam },
-      responses: { 200: jsonContent(BillingDaySchema, 'The day (an open day without entries when it has none yet)'), ...authResponses, ...validationResponses },
+      responses: {
+        200: jsonContent(BillingDaySchema, 'The day (an open day without entries when it has none yet)'),
+        ...authResponses,
+        404: problemContent('The day lies before the first billing day the system opened: it never existed'),
+        ...validationResponses,
+      },
     }),
-    async (c) => c.json(await day(c.req.valid('param').date), 200),
+    async (c) => {
+      const { date } = c.req.valid('param');
+      // Before any day is opened, the first one will be the current day: nothing earlier can ever hold entries.
+      const first = (await firstBillingDay(db)) ?? (await currentBillingDay(db, deps.config.billing.timeZone));
+      if (date < first) throw new ProblemError(404, 'not-found', `billing day ${date} not found: the first billing day is ${first}`);
+      return c.json(await day(date), 200);
+    },
   );
 
   app.openapi(

@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
-import { ledgerEntryJson } from '../db/ledger.js';
+import { currentBillingDay, ledgerEntryJson } from '../db/ledger.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
 import { authResponses, createRouter, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
@@ -38,7 +38,9 @@ export const LedgerEntrySchema = z
 const MyAccount = z
   .object({
     balanceCents: z.number().int(),
-    today: z.iso.date().openapi({ description: 'The current date in the billing time zone.' }),
+    today: z.iso.date().openapi({
+      description: 'The open billing day new entries go to: the current date in the billing time zone, or the next open day once it was closed by hand.',
+    }),
     todayEarningsCents: z
       .number()
       .int()
@@ -117,14 +119,13 @@ export function billingRoutes(deps: ApiDeps) {
       const { after, limit } = c.req.valid('query');
       const afterEntry = entryPages.after(after);
       const userId = c.get('user').id;
-      const [summary] = await db.execute<{ today: string; balance: string | null; earnings: string }>(sql`
-        with today as (select (now() at time zone ${deps.config.billing.timeZone}::text)::date as date)
-        select today.date::text as today,
-          (select ${accounts.balanceCents} from ${accounts} where ${accounts.userId} = ${userId}) as balance,
+      // The day new entries go to, by the ledger's own rule: after a manual close of today that is the next day.
+      const today = await currentBillingDay(db, deps.config.billing.timeZone);
+      const [summary] = await db.execute<{ balance: string | null; earnings: string }>(sql`
+        select (select ${accounts.balanceCents} from ${accounts} where ${accounts.userId} = ${userId}) as balance,
           (select coalesce(sum(${ledgerEntries.amountCents}), 0) from ${ledgerEntries}
-            where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} = today.date
-              and ${ledgerEntries.kind} <> 'payout') as earnings
-        from today`);
+            where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} = ${today}::date
+              and ${ledgerEntries.kind} <> 'payout') as earnings`);
       const rows = await db
         .select(entryPages.select(getTableColumns(ledgerEntries)))
         .from(ledgerEntries)
@@ -135,7 +136,7 @@ export function billingRoutes(deps: ApiDeps) {
       return c.json(
         {
           balanceCents: Number(summary?.balance ?? 0),
-          today: summary!.today,
+          today,
           todayEarningsCents: Number(summary?.earnings ?? 0),
           entries: { items: items.map(ledgerEntryJson), nextCursor },
         },

@@ -1,7 +1,9 @@
 // Pieces every router uses: id params, page queries and answers, idempotent POSTs, JSON bodies.
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
+import { createHash } from 'node:crypto';
+import type { Transaction, Tx } from '../db/client.js';
 import { keyset, type KeysetOptions } from '../db/paging.js';
 import { idempotencyKeys } from '../db/schema/platform.js';
 import type { ApiDeps, AppEnv } from './deps.js';
@@ -70,12 +72,66 @@ export const IdempotencyHeaders = z.object({
     .min(1)
     .max(200)
     .optional()
-    .openapi({ description: 'A retry with the same key answers with the first result and creates nothing new.' }),
+    .openapi({
+      description: 'A retry with the same key answers with the first result and creates nothing new; the key reused for a different request (method, path or body) is a 422.',
+    }),
+});
+
+/** A POST carrying an Idempotency-Key: where its answer is kept, and what it asked for. */
+interface KeyedRequest {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+/** JSON with every object's keys sorted, so the same request hashes alike however its client laid out the body. */
+const canonicalJson = (value: unknown): string =>
+  JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  ) ?? 'null';
+
+async function keyedRequest(c: Context<AppEnv>, route: string): Promise<KeyedRequest | undefined> {
+  const key = c.req.header('Idempotency-Key');
+  if (!key) return undefined;
+  if (key.length > 200) throw problems.invalid('header.idempotency-key', 'at most 200 characters');
+  // The route's validator parsed the body already; this reads the same parse again.
+  const body: unknown = c.req.header('content-type')?.includes('json') ? await c.req.json() : null;
+  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.path}\n${canonicalJson(body)}`).digest('hex');
+  return { scope: `${c.get('user').id}:${route}`, key, requestHash };
+}
+
+/**
+ * The answer stored for the key, if any. A key already used for another request (method, path or body) is
+ * refused: answering the first request's result would tell the caller their new request was carried out.
+ */
+async function storedAnswer<T>(tx: Tx, request: KeyedRequest): Promise<{ status: 201; body: T } | undefined> {
+  const [row] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
+  if (!row) return undefined;
+  // Answers stored before requests were hashed have no hash: they are answered as before.
+  if (row.requestHash !== null && row.requestHash !== request.requestHash) {
+    throw problems.invalid('header.idempotency-key', 'this key was used for a different request; use a new key for a new request');
+  }
+  return { status: row.status as 201, body: row.body as T };
+}
+
+const storedAnswerRow = (request: KeyedRequest, result: { status: 201; body: unknown }) => ({
+  scope: request.scope,
+  key: request.key,
+  requestHash: request.requestHash,
+  status: result.status,
+  body: result.body as object,
 });
 
 /**
- * Runs `create` once per (caller, route, Idempotency-Key); a retry gets the stored first answer.
- * Without a key it simply runs.
+ * Runs `create` once per (caller, route, Idempotency-Key); a retry of the same request gets the stored first
+ * answer, and the key used for another request a 422. Without a key it simply runs. The answer is stored after
+ * `create` returns, so `create` must itself be idempotent by the key (a workflow started under an id made from
+ * it); database writes that are not go through `idempotentTransaction`.
  */
 export async function idempotent<T>(
   c: Context<AppEnv>,
@@ -83,28 +139,39 @@ export async function idempotent<T>(
   route: string,
   create: () => Promise<{ status: 201; body: T }>,
 ): Promise<{ status: 201; body: T }> {
-  const key = c.req.header('Idempotency-Key');
-  if (!key) return create();
-  if (key.length > 200) throw problems.invalid('header.idempotency-key', 'at most 200 characters');
-  const scope = `${c.get('user').id}:${route}`;
+  const request = await keyedRequest(c, route);
+  if (!request) return create();
   const { db } = deps.database;
-  const find = async () => {
-    const [row] = await db
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
-    return row && { status: row.status as 201, body: row.body as T };
-  };
-  const first = await find();
+  const first = await storedAnswer<T>(db, request);
   if (first) return first;
   const result = await create();
-  const [stored] = await db
-    .insert(idempotencyKeys)
-    .values({ scope, key, status: result.status, body: result.body as object })
-    .onConflictDoNothing()
-    .returning();
+  const [stored] = await db.insert(idempotencyKeys).values(storedAnswerRow(request, result)).onConflictDoNothing().returning();
   // A concurrent retry stored its answer first: both callers get that one.
-  return stored ? result : ((await find()) ?? result);
+  return stored ? result : ((await storedAnswer<T>(db, request)) ?? result);
+}
+
+/**
+ * Like `idempotent`, for a `create` that writes only to the database: it runs in one transaction with the
+ * storing of its answer, so either both commit or neither does, and a retry after any failure creates once.
+ * Requests with the same key queue on a lock of the key, so a concurrent retry waits and gets the stored answer.
+ */
+export async function idempotentTransaction<T>(
+  c: Context<AppEnv>,
+  deps: ApiDeps,
+  route: string,
+  create: (tx: Transaction) => Promise<{ status: 201; body: T }>,
+): Promise<{ status: 201; body: T }> {
+  const request = await keyedRequest(c, route);
+  const { db } = deps.database;
+  if (!request) return db.transaction(create);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`ates.idempotency:${request.scope}:${request.key}`}, 0))`);
+    const first = await storedAnswer<T>(tx, request);
+    if (first) return first;
+    const result = await create(tx);
+    await tx.insert(idempotencyKeys).values(storedAnswerRow(request, result));
+    return result;
+  });
 }
 
 const requestPart: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', form: 'body' };

@@ -19,7 +19,7 @@ import {
 } from '../db/schema/services.js';
 import { ServiceEventFields, ServiceRequestFields } from '../db/seed/service-request.js';
 import type { PublicUser } from '../db/users.js';
-import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
+import { authResponses, createRouter, IdempotencyHeaders, idempotent, idempotentTransaction, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { IssueSchema, issueService, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
@@ -196,14 +196,11 @@ export function serviceRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const answer = await idempotent(c, deps, 'POST /services', async () => {
-        const row = await db.transaction(async (tx) => {
-          const [created] = await tx.insert(services).values(body).onConflictDoNothing({ target: services.name }).returning();
-          if (!created) throw nameTaken(body.name);
-          await appendEvent(tx, { name: 'service.created', version: 1, producer: 'services', data: serviceJson(created) });
-          return created;
-        });
-        return { status: 201, body: serviceJson(row) };
+      const answer = await idempotentTransaction(c, deps, 'POST /services', async (tx) => {
+        const [created] = await tx.insert(services).values(body).onConflictDoNothing({ target: services.name }).returning();
+        if (!created) throw nameTaken(body.name);
+        await appendEvent(tx, { name: 'service.created', version: 1, producer: 'services', data: serviceJson(created) });
+        return { status: 201, body: serviceJson(created) };
       });
       return c.json(answer.body, answer.status);
     },
@@ -306,19 +303,16 @@ export function serviceRoutes(deps: ApiDeps) {
         if (!known.has(id)) throw problems.invalid(`body.serviceIds.${index}`, `no service ${id}`);
         if (!known.get(id)) throw problems.invalid(`body.serviceIds.${index}`, `service ${id} is not offered any more`);
       });
-      const answer = await idempotent(c, deps, 'POST /worker-applications', async () => {
-        const row = await db.transaction(async (tx) => {
-          const [created] = await tx.insert(workerApplications).values({ workerId: worker.id, note: body.note }).returning();
-          await tx.insert(workerApplicationServices).values(body.serviceIds.map((serviceId) => ({ applicationId: created!.id, serviceId })));
-          await appendEvent(tx, {
-            name: 'worker_application.submitted',
-            version: 1,
-            producer: 'services',
-            data: { applicationId: created!.id, workerId: worker.id, serviceIds: body.serviceIds },
-          });
-          return created!;
+      const answer = await idempotentTransaction(c, deps, 'POST /worker-applications', async (tx) => {
+        const [created] = await tx.insert(workerApplications).values({ workerId: worker.id, note: body.note }).returning();
+        await tx.insert(workerApplicationServices).values(body.serviceIds.map((serviceId) => ({ applicationId: created!.id, serviceId })));
+        await appendEvent(tx, {
+          name: 'worker_application.submitted',
+          version: 1,
+          producer: 'services',
+          data: { applicationId: created!.id, workerId: worker.id, serviceIds: body.serviceIds },
         });
-        return { status: 201, body: applicationJson(row, body.serviceIds) };
+        return { status: 201, body: applicationJson(created!, body.serviceIds) };
       });
       return c.json(answer.body, answer.status);
     },

@@ -1,6 +1,6 @@
 // Billing figures read from the ledger: a day's totals and the workers in the negative. The day-close
 // stores them on the closed day; the billing and analytics API answer open days with them live.
-import { and, asc, between, count, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, between, count, eq, inArray, lt, min, sql } from 'drizzle-orm';
 import type { Tx } from './client.js';
 import { users } from './schema/auth.js';
 import { accounts, billingDays, ledgerEntries, type BillingDayRow, type BillingDayStatus } from './schema/billing.js';
@@ -97,6 +97,12 @@ export async function workersInNegative(db: Tx): Promise<number> {
 export async function billingToday(db: Tx, timeZone: string): Promise<string> {
   const [row] = await db.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
   return row!.date;
+}
+
+/** The first billing day ever opened; none before the first day opens. No entry can belong to an earlier day. */
+export async function firstBillingDay(db: Tx): Promise<string | undefined> {
+  const [row] = await db.select({ date: min(billingDays.date) }).from(billingDays);
+  return row?.date ?? undefined;
 }
 
 /** A billing day as accountants see it: its status and figures. */

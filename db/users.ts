@@ -1,6 +1,6 @@
 import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../lib/password.js';
-import type { Db } from './client.js';
+import type { Db, Tx } from './client.js';
 import { appendEvent } from './events.js';
 import { users, type Role, type UserRow, type UserStatus } from './schema/auth.js';
 
@@ -17,7 +17,7 @@ export class EmailTakenError extends Error {
 }
 
 export async function createUser(
-  db: Db,
+  db: Tx,
   input: { name: string; email: string; role: Role; password: string },
 ): Promise<PublicUser> {
   const passwordHash = await hashPassword(input.password);

@@ -306,16 +306,18 @@ describe('Idempotency-Key on POST /users', () => {
     const input = newUser();
     const first = await h.request('POST', '/users', { token: admin.token, body: input, headers: { 'Idempotency-Key': key } });
     expect(first.status).toBe(201);
-    // A retry with another body still gets the first answer: the key names the operation.
-    const retry = await h.request('POST', '/users', {
-      token: admin.token,
-      body: newUser('manager'),
-      headers: { 'Idempotency-Key': key },
-    });
+    const retry = await h.request('POST', '/users', { token: admin.token, body: input, headers: { 'Idempotency-Key': key } });
     expect(retry.status).toBe(201);
     expect(retry.body).toEqual(first.body);
     const [row] = await h.database.sql<{ n: number }[]>`select count(*)::int as n from users where email = ${input.email}`;
     expect(row!.n).toBe(1);
+    // The key names one request: with another body it is refused, and nobody is created.
+    const other = newUser('manager');
+    const reused = await h.request('POST', '/users', { token: admin.token, body: other, headers: { 'Idempotency-Key': key } });
+    expectProblem(reused, 422);
+    expect(fieldsOf(reused)).toEqual(['header.idempotency-key']);
+    const [none] = await h.database.sql<{ n: number }[]>`select count(*)::int as n from users where email = ${other.email}`;
+    expect(none!.n).toBe(0);
 
     const created = (await allEvents(admin.token, '&name=user.created')).filter((e) => e.data.id === first.body.id);
     expect(created).toHaveLength(1);

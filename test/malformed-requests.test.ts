@@ -160,7 +160,7 @@ const cases: Case[] = [
   { name: 'patch: no token', method: 'PATCH', path: targetPath, json: { status: 'deactivated' }, status: 401 },
   { name: 'patch: admin deactivates themselves', method: 'PATCH', path: () => `/users/${admin.id}`, token: 'admin', json: { status: 'deactivated' }, status: 409 },
   { name: 'delete: never allowed', method: 'DELETE', path: targetPath, token: 'admin', status: 405 },
-  { name: 'put: no such method', method: 'PUT', path: targetPath, token: 'admin', json: { name: 'x' }, status: 404 },
+  { name: 'put: a method the path does not serve', method: 'PUT', path: targetPath, token: 'admin', json: { name: 'x' }, status: 405 },
 
   // GET /events
   { name: 'events: negative cursor', method: 'GET', path: '/events?after=-1', token: 'admin', status: 422, fields: ['query.after'] },

@@ -27,6 +27,8 @@ export const idempotencyKeys = pgTable(
   {
     scope: text('scope').notNull(),
     key: text('key').notNull(),
+    // sha256 of the method, path and canonical body the key was first used for (null on answers stored before).
+    requestHash: text('request_hash'),
     status: integer('status').notNull(),
     body: jsonb('body').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
