@@ -14,6 +14,9 @@ const HealthSchema = z
   })
   .openapi('Health');
 
+/** How long each dependency has to answer. */
+const probeMs = 2000;
+
 const within = <T>(ms: number, work: Promise<T>) =>
   Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms))]);
 
@@ -34,7 +37,7 @@ export function healthRoutes(deps: ApiDeps) {
       const errors: Record<string, string> = {};
       const probe = async (name: string, check: () => Promise<unknown>) => {
         try {
-          await within(2000, check());
+          await within(probeMs, check());
           return 'up' as const;
         } catch (error) {
           errors[name] = (error as Error).message;
@@ -43,7 +46,8 @@ export function healthRoutes(deps: ApiDeps) {
       };
       const [database, temporal] = await Promise.all([
         probe('database', () => deps.database.sql`select 1`),
-        probe('temporal', () => deps.temporal.connection.workflowService.getSystemInfo({})),
+        // The call's own deadline ends it (and the SDK's retries) with the probe: nothing is left running when Temporal is down.
+        probe('temporal', () => deps.temporal.connection.withDeadline(Date.now() + probeMs, () => deps.temporal.connection.workflowService.getSystemInfo({}))),
       ]);
       const status = database === 'up' && temporal === 'up' ? ('up' as const) : ('down' as const);
       const body = { status, api: 'up' as const, database, temporal, ...(status === 'down' ? { errors } : {}) };
