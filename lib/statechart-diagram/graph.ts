@@ -2,6 +2,7 @@
 // XState machine itself, so every target is resolved exactly as a running issue resolves it (`#id`, `.child`,
 // siblings, dotted paths, several targets).
 import type { AnyStateMachine, StateValue } from 'xstate';
+import { isGuardCombinator, type GuardRef } from '../../workflows/statechart/catalog.js';
 
 type StateNode = AnyStateMachine['root'];
 type Transition = NonNullable<StateNode['always']>[number];
@@ -36,16 +37,11 @@ export interface StatechartGraph {
   transitions: DiagramTransition[];
 }
 
-/** A guard as a definition names it: a catalog guard, or `and` / `or` / `not` over nested guards. */
-type GuardRef = string | { type: string; params?: { guards?: GuardRef[] } };
-
-const combinators = new Set(['and', 'or', 'not']);
-
 /** `isAssignee`, `hasRole`, `isAssignee or hasRole`, `not (isAssignee and hasRole)`: names only, params left out. */
 export function guardLabel(guard: GuardRef): string {
   if (typeof guard === 'string') return guard;
-  if (!combinators.has(guard.type)) return guard.type;
-  const nested = (guard.params?.guards ?? []).map((inner) => {
+  if (!isGuardCombinator(guard.type)) return guard.type;
+  const nested = (guard.params as { guards: GuardRef[] }).guards.map((inner) => {
     const label = guardLabel(inner);
     // A nested and/or reads as one operand only in parentheses.
     return typeof inner === 'object' && (inner.type === 'and' || inner.type === 'or') ? `(${label})` : label;

@@ -18,7 +18,6 @@ import {
   testGuard,
   type Actor,
   type GuardArgs,
-  type GuardRef,
   type IssueContext,
   type IssueEvent,
 } from './catalog.js';
@@ -52,13 +51,13 @@ export function namedDelays(definition: unknown): string[] {
   return [...names];
 }
 
+/** "Never" for a delay that cannot be read: about 24 days, the longest timer. A bad value must not fire at once. */
+const neverMs = 2 ** 31 - 1;
+
 function delayFor(name: string) {
   const field = /^\$context\.([A-Za-z_]\w*)$/.exec(name)?.[1];
-  if (field) {
-    // A missing or bad value must not fire at once: treat it as "never" (about 24 days, the max timer).
-    return ({ context }: { context: IssueContext }) => parseDuration(context[field]) ?? 2 ** 31 - 1;
-  }
-  return parseDuration(name) ?? 2 ** 31 - 1;
+  if (field) return ({ context }: { context: IssueContext }) => parseDuration(context[field]) ?? neverMs;
+  return parseDuration(name) ?? neverMs;
 }
 
 /** Microsteps one event may take before the step fails (`Issue.StepFailed`) instead of spinning. */
@@ -70,13 +69,10 @@ export function buildMachine(definition: IssueTypeDefinition, issue: { id: strin
   const { context: defaults, ...config } = definition;
   const machine = setup({
     types: {} as { context: IssueContext; events: IssueEvent; input: IssueContext },
-    guards: {
-      isAssignee: (args) => guards.isAssignee.test(args),
-      isUser: (args, params: { field: string }) => guards.isUser.test(args, params),
-      hasRole: (args, params: { roles: string[] }) => guards.hasRole.test(args, params),
-      contextEquals: (args, params: { field: string; value: unknown }) => guards.contextEquals.test(args, params),
-      ...Object.fromEntries(guardCombinators.map((type) => [type, (args: GuardArgs, params: { guards: GuardRef[] }) => testGuard({ type, params }, args)])),
-    },
+    // Every catalog guard and combinator by name; `testGuard` looks each up in the catalog.
+    guards: Object.fromEntries(
+      [...Object.keys(guards), ...guardCombinators].map((type) => [type, (args: GuardArgs, params: unknown) => testGuard({ type, params }, args)]),
+    ),
     actions: {
       set: assign(({ context, event }, params: Record<string, unknown>) => resolveExpressions(params, scope(context, event))),
       increment: assign(({ context }, params: { field: string; by?: number }) => ({
@@ -226,7 +222,7 @@ export function delayedEventsOf(machine: AnyStateMachine, snapshot: AnyMachineSn
   for (const node of nodes) {
     for (const { delay, eventType } of node.after) {
       const named = typeof delay === 'string' ? delays[delay] : delay;
-      const delayMs = typeof named === 'function' ? named({ context: snapshot.context, event: { type: eventType } }) : (named ?? 2 ** 31 - 1);
+      const delayMs = typeof named === 'function' ? named({ context: snapshot.context, event: { type: eventType } }) : (named ?? neverMs);
       // Guarded alternatives of one delay share its timer.
       found.set(eventType, { id: eventType, event: { type: eventType }, delayMs });
     }
