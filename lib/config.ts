@@ -165,3 +165,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function searchPath(env: Record<string, string | undefined> = process.env): string[] {
   return (env.PATH ?? '').split(path.delimiter).filter(Boolean);
 }
+
+/**
+ * This process's environment, for child processes that read their settings from it just as this one did (the
+ * processes of `npm run cluster` take every setting given to it, beside those it decides per process).
+ */
+export function inheritedEnvironment(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}

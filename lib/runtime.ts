@@ -1,5 +1,8 @@
 // Resolves the database and Temporal for a process: the configured ones, or embedded child processes.
 import path from 'node:path';
+import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { migrateDatabase, openDatabase } from '../db/client.js';
+import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import type { Config } from './config.js';
 import { searchPath } from './config.js';
 import { persistentSecret } from './data-dir.js';
@@ -37,4 +40,29 @@ export async function ensureTemporal(config: Config, log: Logger): Promise<Resou
 
 export function jwtSecret(config: Config): string {
   return config.jwt.secret ?? persistentSecret(config.dataDir, 'jwt-secret').value;
+}
+
+export interface PreparedDatabase {
+  adminEmail: string;
+  adminPassword: string;
+  /** The admin was created by this start (its password is shown once). */
+  createdAdmin: boolean;
+  /** Where the admin password is kept: ADMIN_PASSWORD or a file under the data directory. */
+  passwordSource: string;
+}
+
+/** Applies the migrations, seeds the built-in issue types and creates the first admin, before any aTES process starts. */
+export async function prepareDatabase(config: Config, databaseUrl: string): Promise<PreparedDatabase> {
+  await migrateDatabase(databaseUrl);
+  const adminEmail = config.admin.email ?? 'admin@ates.local';
+  const adminPassword = config.admin.password ?? persistentSecret(config.dataDir, 'admin-password').value;
+  const db = openDatabase(databaseUrl, { max: 1 });
+  try {
+    const createdAdmin = await ensureFirstAdmin(db.db, { email: adminEmail, password: adminPassword });
+    await ensureBuiltinIssueTypes(db.db);
+    const passwordSource = config.admin.password ? 'ADMIN_PASSWORD' : path.join(config.dataDir, 'admin-password');
+    return { adminEmail, adminPassword, createdAdmin, passwordSource };
+  } finally {
+    await db.close();
+  }
 }

@@ -1,12 +1,7 @@
 // `npm start`: everything in one process tree, on embedded defaults unless configured otherwise.
-import path from 'node:path';
-import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureFirstAdmin } from '../db/bootstrap.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js';
-import { persistentSecret } from '../lib/data-dir.js';
 import { createLogger } from '../lib/logger.js';
-import { ensureDatabase, ensureTemporal, jwtSecret, type Resource } from '../lib/runtime.js';
+import { ensureDatabase, ensureTemporal, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
 import { startServices, type Services } from '../lib/services.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 
@@ -42,14 +37,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 try {
   const database = await ensureDatabase(config, log);
   started.push(database);
-  await migrateDatabase(database.value);
-
-  const adminEmail = config.admin.email ?? 'admin@ates.local';
-  const adminPassword = config.admin.password ?? persistentSecret(config.dataDir, 'admin-password').value;
-  const db = openDatabase(database.value, { max: 1 });
-  const createdAdmin = await ensureFirstAdmin(db.db, { email: adminEmail, password: adminPassword });
-  await ensureBuiltinIssueTypes(db.db);
-  await db.close();
+  const { adminEmail, adminPassword, createdAdmin, passwordSource } = await prepareDatabase(config, database.value);
 
   const temporal = await ensureTemporal(config, log);
   started.push(temporal);
@@ -69,7 +57,6 @@ try {
     void shutdown('worker failure', 1);
   });
 
-  const passwordSource = config.admin.password ? 'ADMIN_PASSWORD' : path.join(config.dataDir, 'admin-password');
   console.log(
     [
       '',
