@@ -97,7 +97,7 @@ export async function setUpTemporalSchema(options: { sqlTool: string; anyDatabas
   const connection = ['--plugin', 'postgres12', '--ep', endpoint.host, '-p', String(endpoint.port), '-u', endpoint.user];
   // The password goes through the environment, not the command line other users can read.
   const runTool = async (database: string, args: string[]) => {
-    const child = spawn('env', [`SQL_PASSWORD=${endpoint.password}`, sqlTool, ...connection, '--db', database, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(sqlTool, [...connection, '--db', database, ...args], { env: { SQL_PASSWORD: endpoint.password }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-4000);
@@ -131,6 +131,14 @@ const documentedPorts: Record<TemporalService, ServicePorts> = {
 };
 const documentedFrontendHttpPort = 7243;
 
+/**
+ * A shard is the unit history work is owned and spread by: a history process owns some of them, so more history
+ * processes than shards idle. Each one also polls its own timer and transfer queues, so on one small machine few
+ * keep the idle load low. The count is fixed when the database is first set up: a production cluster picks its
+ * count (512 for several history hosts) before its first start, and keeps it.
+ */
+export const historyShards = 4;
+
 export interface TemporalClusterOptions {
   binaries: TemporalServerBinaries;
   postgres: PostgresEndpoint;
@@ -138,8 +146,9 @@ export interface TemporalClusterOptions {
   logDir: string;
   /** Registered with the project's search attributes once the cluster is up. */
   namespace: string;
-  /** `documented`: the config file's defaults (frontend 7233); `free`: ports free now, for runs beside others. */
+  /** `documented`: the config file's defaults (frontend 7233 unless `frontendPort`); `free`: ports free now, for runs beside others. */
   ports: 'documented' | 'free';
+  frontendPort?: number;
   /** A function returning a free loopback port (with `ports: 'free'`). */
   freePort?: () => Promise<number>;
   log: Logger;
@@ -161,7 +170,7 @@ const readyWithinMs = 120_000;
 export async function startTemporalCluster(options: TemporalClusterOptions): Promise<TemporalCluster> {
   const { binaries, logDir, namespace, log } = options;
   mkdirSync(logDir, { recursive: true });
-  const ports = { ...documentedPorts };
+  const ports = { ...documentedPorts, frontend: { ...documentedPorts.frontend, grpc: options.frontendPort ?? documentedPorts.frontend.grpc } };
   let frontendHttpPort = documentedFrontendHttpPort;
   if (options.ports === 'free') {
     if (!options.freePort) throw new Error('startTemporalCluster: ports "free" needs freePort');
@@ -169,8 +178,10 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
     frontendHttpPort = await options.freePort();
   }
   const address = `127.0.0.1:${ports.frontend.grpc}`;
-  // The variables config/temporal/server.yaml reads, the same the temporalio/server image's docker.yaml reads.
+  // The variables config/temporal/server.yaml reads, the same the temporalio/server image's docker.yaml reads;
+  // nothing else of this process's environment reaches the server.
   const env: Record<string, string> = {
+    NUM_HISTORY_SHARDS: String(historyShards),
     POSTGRES_SEEDS: options.postgres.host,
     DB_PORT: String(options.postgres.port),
     POSTGRES_USER: options.postgres.user,
@@ -188,11 +199,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
   const children = new Map<TemporalService, ChildProcess>();
   const spawnService = (service: TemporalService) => {
     const logFile = openSync(path.join(logDir, `${service}.log`), 'a');
-    const child = spawn(
-      'env',
-      [...Object.entries(env).map(([key, value]) => `${key}=${value}`), binaries.server, '--config-file', clusterConfigFile, '--allow-no-auth', 'start', '--service', service],
-      { cwd: projectRoot, stdio: ['ignore', logFile, logFile] },
-    );
+    const child = spawn(binaries.server, ['--config-file', clusterConfigFile, '--allow-no-auth', 'start', '--service', service], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', logFile, logFile],
+    });
     closeSync(logFile);
     children.set(service, child);
     return child;

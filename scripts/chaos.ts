@@ -4,7 +4,10 @@
 // hundred milliseconds: no issue may ever be visible in a state whose ledger entries are missing (or doubled).
 // Then it checks what must hold however often things crashed: every issue at its end state, one fee
 // per assignment and one reward per completion, one payout per positive account and day, a ledger that adds up,
-// no domain event twice. Exits non-zero on any violation. `--short` is the CI size.
+// no domain event twice. Exits non-zero on any violation. `--short` is the CI size. `--cluster` runs the same load
+// on the production shape of `npm run cluster` (a Temporal server of four processes on PostgreSQL, two API
+// processes the load alternates between): instead of restarting a dev server it SIGKILLs and restarts the history
+// service, then the matching service, then one API process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -22,7 +25,8 @@ import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../lib/postgres-server.js';
 import { startServices, type Services } from '../lib/services.js';
-import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../lib/temporal-server.js';
+import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster, type TemporalService } from '../lib/temporal-cluster.js';
+import { findTemporalCli, startDevServer, stopChild } from '../lib/temporal-server.js';
 import { freePort } from '../test/support/ports.js';
 import { bundleWorkflows } from '../workers/run.js';
 
@@ -36,6 +40,7 @@ const { values: flags } = parseArgs({
     inventories: { type: 'string' },
     concurrency: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -55,8 +60,13 @@ const size = {
 /** Tasks created early and completed only after the shuffle: each must have been reassigned exactly once. */
 const parked = Math.max(5, Math.round(size.lifecycles * 0.05));
 const people = { worker: 12, reviewer: 3, manager: 2, client: 2, accountant: 1 } satisfies Partial<Record<Role, number>>;
+type Milestone = 'temporalRestart' | 'historyKill' | 'matchingKill' | 'shuffle' | 'dayClose' | 'apiKill' | 'postgresRestart';
 /** Milestones, as the share of lifecycles finished. */
-const milestonesAt = { temporalRestart: 0.2, shuffle: 0.4, dayClose: 0.5, postgresRestart: 0.7 };
+const milestonesAt: Partial<Record<Milestone, number>> = flags.cluster
+  ? { historyKill: 0.2, matchingKill: 0.3, shuffle: 0.4, dayClose: 0.5, apiKill: 0.6, postgresRestart: 0.7 }
+  : { temporalRestart: 0.2, shuffle: 0.4, dayClose: 0.5, postgresRestart: 0.7 };
+/** API processes of a cluster run (the dev server run serves the API from this process). */
+const clusterApis = 2;
 const killEveryMs = { min: 2000, max: 6000 };
 const serverDownMs = 1500;
 /** A request failing transiently for longer than this is a violation. */
@@ -71,6 +81,7 @@ const shuffleWithinMs = 15 * 60_000;
 const workerReadyWithinMs = 60_000;
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const workerEntry = path.join(projectRoot, 'workers', 'main.ts');
+const apiEntry = path.join(projectRoot, 'api', 'main.ts');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bookkeeping
@@ -102,6 +113,8 @@ const stats = {
   inventoryMs: [] as number[],
   phases: [] as [string, number][],
   temporalDownMs: 0,
+  /** Of a cluster run: SIGKILL to serving again, per process killed. */
+  crashes: [] as [string, number][],
   postgresDownMs: 0,
   dayCloseMs: 0,
   shuffle: undefined as undefined | { id: string; seen: number; reassigned: number; skipped: number; ms: number },
@@ -132,9 +145,13 @@ interface Stack {
   temporalAddress: string;
   database: Database;
   services: Services;
-  apiUrl: string;
-  workers: WorkerSupervisor;
-  restartTemporal(): Promise<number>;
+  /** The load spreads its requests over these. */
+  apiUrls: string[];
+  workers: Supervisor;
+  /** Dev server: stops and starts it. Cluster: SIGKILLs one of its services and starts it again. Answers the time it took. */
+  restartTemporal(service?: TemporalService): Promise<number>;
+  /** Cluster: SIGKILLs the first API process, answers the time until its supervisor has it serving again. */
+  crashApi(): Promise<number>;
   restartPostgres(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -143,26 +160,49 @@ async function startStack(scratch: string): Promise<Stack> {
   const apiLog = createWriteStream(path.join(scratch, 'api.log'));
   const log = fileLogger(apiLog, 'api');
   const base = loadConfig();
-  const cli = findTemporalCli({ cliPath: base.temporal.cliPath, searchPath: searchPath(), toolsDir: path.join(projectRoot, '.tools'), log });
-  if (!cli) throw new Error('the chaos run needs the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
-  const [pgPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const pgPort = await freePort();
 
   // Persistent data on fixed ports: a restart finds every row and every workflow where it left them.
   const postgresOptions = { dataDir: path.join(scratch, 'pg'), port: pgPort, database: 'ates', persistent: true, log };
-  const temporalOptions = { cli, port: temporalPort, uiPort, namespace: 'default', dbFile: path.join(scratch, 'temporal.db'), log };
   const stops: (() => Promise<void>)[] = [];
   try {
     let postgres: EmbeddedPostgresServer = await startEmbeddedPostgres(postgresOptions);
     stops.push(() => postgres.stop());
-    let temporal: DevServer;
-    [temporal] = await Promise.all([
-      startDevServer(temporalOptions),
-      migrateDatabase(postgres.url).then(async () => {
-        const seed = openDatabase(postgres.url, { max: 1 });
-        await ensureBuiltinIssueTypes(seed.db);
-        await seed.close();
-      }),
-    ]);
+    const migrated = migrateDatabase(postgres.url).then(async () => {
+      const seed = openDatabase(postgres.url, { max: 1 });
+      await ensureBuiltinIssueTypes(seed.db);
+      await seed.close();
+    });
+    let temporal: { address: string; stop(): Promise<void> };
+    let restartTemporal: Stack['restartTemporal'];
+    if (flags.cluster) {
+      const binaries = ensureTemporalServerBinaries(path.join(projectRoot, '.tools', 'temporal-server', 'bin'), log);
+      await setUpTemporalSchema({ sqlTool: binaries.sqlTool, anyDatabaseUrl: postgres.url, log });
+      const [cluster] = await Promise.all([
+        startTemporalCluster({ binaries, postgres: postgresEndpoint(postgres.url), logDir: path.join(scratch, 'temporal'), namespace: 'default', ports: 'free', freePort, log }),
+        migrated,
+      ]);
+      temporal = cluster;
+      restartTemporal = async (service = 'history') => {
+        const began = Date.now();
+        await cluster.kill(service);
+        await sleep(serverDownMs);
+        await cluster.restart(service);
+        return Date.now() - began;
+      };
+    } else {
+      const cli = findTemporalCli({ cliPath: base.temporal.cliPath, searchPath: searchPath(), toolsDir: path.join(projectRoot, '.tools'), log });
+      if (!cli) throw new Error('the chaos run needs the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
+      const temporalOptions = { cli, port: await freePort(), uiPort: await freePort(), namespace: 'default', dbFile: path.join(scratch, 'temporal.db'), log };
+      [temporal] = await Promise.all([startDevServer(temporalOptions), migrated]);
+      restartTemporal = async () => {
+        const began = Date.now();
+        await temporal.stop();
+        await sleep(serverDownMs);
+        temporal = await startDevServer(temporalOptions);
+        return Date.now() - began;
+      };
+    }
     stops.push(() => temporal.stop());
     const bundlePath = path.join(scratch, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await bundleWorkflows(quietBundlerLogger)).code);
@@ -175,22 +215,36 @@ async function startStack(scratch: string): Promise<Stack> {
       DATA_DIR: scratch,
     };
     const config = loadConfig({ ...env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' });
+    // On the cluster the API runs as separate processes; this process keeps its clients for the checks.
     const services = await startServices({
       config,
       databaseUrl: postgres.url,
       temporalAddress: temporal.address,
       jwtSecret: env.JWT_SECRET,
       log,
-      api: true,
+      api: !flags.cluster,
       workerContexts: [],
     });
     stops.push(() => services.stop());
     const database = openDatabase(postgres.url, { max: 4 });
     stops.push(() => database.close());
-    // Info: the worker process says it is ready at that level.
-    const workers = new WorkerSupervisor({ ...env, LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: bundlePath }, path.join(scratch, 'worker.log'));
+    // Info: the worker and API processes say they are ready at that level.
+    const workers = new Supervisor('worker', workerEntry, /workers of .* running/, { ...env, LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: bundlePath }, path.join(scratch, 'worker.log'));
     stops.push(() => workers.stop());
     await workers.keepRunning();
+    const apis: Supervisor[] = [];
+    const apiUrls = services.apiUrl ? [services.apiUrl] : [];
+    if (flags.cluster) {
+      for (let n = 1; n <= clusterApis; n++) {
+        // A fixed port: the API started again after a kill answers where the load sends its requests.
+        const port = await freePort();
+        const api = new Supervisor(`api ${n}`, apiEntry, /API on http/, { ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) }, path.join(scratch, `api-${n}.log`));
+        stops.push(() => api.stop());
+        await api.keepRunning();
+        apis.push(api);
+        apiUrls.push(`http://127.0.0.1:${port}`);
+      }
+    }
 
     return {
       scratch,
@@ -198,14 +252,12 @@ async function startStack(scratch: string): Promise<Stack> {
       temporalAddress: temporal.address,
       database,
       services,
-      apiUrl: services.apiUrl!,
+      apiUrls,
       workers,
-      async restartTemporal() {
-        const began = Date.now();
-        await temporal.stop();
-        await sleep(serverDownMs);
-        temporal = await startDevServer(temporalOptions);
-        return Date.now() - began;
+      restartTemporal: (service) => restartTemporal(service),
+      async crashApi() {
+        if (!apis[0]) throw new Error('no API process to kill: the API runs in this process');
+        return apis[0].crash();
       },
       async restartPostgres() {
         const began = Date.now();
@@ -229,13 +281,15 @@ async function startStack(scratch: string): Promise<Stack> {
 const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
 /**
- * Keeps one worker process (`workers/main.ts`, every context) running: restarts it whenever it exits, and while
- * `chaos` is on SIGKILLs it 2–6 s after it became ready.
+ * Keeps one process running (the worker, `workers/main.ts` with every context; on the cluster also each API
+ * process): restarts it whenever it exits, and while `chaos` is on SIGKILLs it 2–6 s after it became ready.
  */
-class WorkerSupervisor {
+class Supervisor {
   private child?: ChildProcess;
   private loop?: Promise<void>;
   private stopping = false;
+  /** The current child was killed by `crash`: its exit is not unexpected. */
+  private crashed = false;
   chaos = false;
   kills = 0;
   /** Exits nobody asked for (e.g. the worker gave up while Temporal was down). */
@@ -245,10 +299,33 @@ class WorkerSupervisor {
   private readonly log: WriteStream;
 
   constructor(
+    private readonly name: string,
+    private readonly entry: string,
+    private readonly readyPattern: RegExp,
     private readonly env: Record<string, string>,
     logFile: string,
   ) {
     this.log = createWriteStream(logFile);
+  }
+
+  /** SIGKILLs the process once; answers the time until the next one is ready. */
+  async crash(): Promise<number> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} is not running`);
+    const began = Date.now();
+    const starts = this.startMs.length;
+    this.crashed = true;
+    child.kill('SIGKILL');
+    this.kills++;
+    await waitUntil(() => this.startMs.length > starts || this.stopping);
+    return Date.now() - began;
+  }
+
+  /** An exit neither `stop` nor `crash` asked for. */
+  private exitedUnasked(): boolean {
+    const asked = this.stopping || this.crashed;
+    this.crashed = false;
+    return !asked;
   }
 
   /** A child's output may still arrive after its exit, and after we closed the log. */
@@ -271,7 +348,7 @@ class WorkerSupervisor {
         child = await (current ?? this.startOnce());
       } catch (error) {
         this.unexpectedExits++;
-        this.write(`--- worker did not come up: ${(error as Error).message}\n`);
+        this.write(`--- ${this.name} did not come up: ${(error as Error).message}\n`);
         await sleep(1000);
         current = undefined;
         continue;
@@ -281,7 +358,7 @@ class WorkerSupervisor {
       const wait = between(killEveryMs.min, killEveryMs.max);
       const outcome = await Promise.race([exited, sleep(wait).then(() => 'due' as const)]);
       if (outcome === 'exited') {
-        if (!this.stopping) this.unexpectedExits++;
+        if (this.exitedUnasked()) this.unexpectedExits++;
         continue;
       }
       if (this.chaos && !this.stopping) {
@@ -293,7 +370,7 @@ class WorkerSupervisor {
       // Chaos is off: leave it running until it exits or we stop.
       const stillRunning = await Promise.race([exited, waitUntil(() => this.chaos || this.stopping)]);
       if (stillRunning === 'exited') {
-        if (!this.stopping) this.unexpectedExits++;
+        if (this.exitedUnasked()) this.unexpectedExits++;
         continue;
       }
       if (this.stopping) return;
@@ -304,13 +381,13 @@ class WorkerSupervisor {
 
   private async startOnce(): Promise<ChildProcess> {
     const began = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
+    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], {
       cwd: projectRoot,
       env: { PATH: searchPath().join(path.delimiter), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.write(`--- worker ${child.pid} starting at ${new Date().toISOString()}\n`);
+    this.write(`--- ${this.name} ${child.pid} starting at ${new Date().toISOString()}\n`);
     child.stderr!.on('data', (chunk: Buffer) => this.write(chunk));
     const exited = once(child, 'exit');
     await new Promise<void>((resolve, reject) => {
@@ -320,7 +397,7 @@ class WorkerSupervisor {
       child.stdout!.on('data', (chunk: Buffer) => {
         this.write(chunk);
         if (output.length < 20_000) output += chunk.toString();
-        if (/workers of .* running/.test(output)) {
+        if (this.readyPattern.test(output)) {
           clearTimeout(hung);
           resolve();
         }
@@ -368,7 +445,9 @@ interface User {
   token: string;
 }
 
-function apiClient(apiUrl: string) {
+/** Each attempt goes to the next API of `apiUrls`: one that is down costs a retry, not the request. */
+function apiClient(apiUrls: string[]) {
+  let sent = 0;
   async function call<T = Json>(
     method: string,
     path: string,
@@ -379,6 +458,7 @@ function apiClient(apiUrl: string) {
       let reason: string;
       let waitMs = Math.min(250 * 2 ** (attempt - 1), 3000);
       try {
+        const apiUrl = apiUrls[sent++ % apiUrls.length]!;
         const response = await fetch(`${apiUrl}${path}`, {
           method,
           signal: AbortSignal.timeout(requestTimeoutMs),
@@ -675,8 +755,9 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
 
   const milestones: Promise<void>[] = [];
   const fired = new Set<string>();
-  const at = (name: keyof typeof milestonesAt, run: () => Promise<void>) => {
-    if (fired.has(name) || finished < milestonesAt[name] * poolLifecycles) return;
+  const at = (name: Milestone, run: () => Promise<void>) => {
+    const share = milestonesAt[name];
+    if (share === undefined || fired.has(name) || finished < share * poolLifecycles) return;
     fired.add(name);
     milestones.push(
       run().catch((error: unknown) => violate(`${name}: ${error instanceof Error ? error.message : String(error)}`)),
@@ -693,6 +774,20 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
         say('restarting the Temporal dev server');
         stats.temporalDownMs = await stack.restartTemporal();
         say(`Temporal dev server back after ${stats.temporalDownMs} ms`);
+      });
+      for (const [milestone, service] of [['historyKill', 'history'], ['matchingKill', 'matching']] as const) {
+        at(milestone, async () => {
+          say(`SIGKILLing the Temporal ${service} service`);
+          const ms = await stack.restartTemporal(service);
+          stats.crashes.push([`Temporal ${service}`, ms]);
+          say(`Temporal ${service} serving again after ${ms} ms`);
+        });
+      }
+      at('apiKill', async () => {
+        say('SIGKILLing API process 1');
+        const ms = await stack.crashApi();
+        stats.crashes.push(['API process 1', ms]);
+        say(`API process 1 serving again after ${ms} ms`);
       });
       at('shuffle', async () => {
         await parkedCreated;
@@ -740,7 +835,7 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
     const { samples, skipped, issues, violations: found, sampleMs } = sampler.totals;
     say(`ledger sampler stopped: ${samples} samples (${skipped} skipped), ${issues} issue views checked, ${found} violations; a sample took ${percentile(sampleMs, 50)} ms median, ${Math.max(0, ...sampleMs)} ms max`);
   }
-  for (const name of Object.keys(milestonesAt) as (keyof typeof milestonesAt)[]) {
+  for (const name of Object.keys(milestonesAt) as Milestone[]) {
     if (!fired.has(name)) violate(`milestone ${name} never fired: too few lifecycles`);
   }
   return { parkedIds: parkedTasks.map((t) => t.id), finished, inventoriesDone, dayClosed };
@@ -1133,14 +1228,16 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 function report(stack: Stack, ran: Awaited<ReturnType<typeof runLoad>> | undefined, checks: CheckRow[]): void {
   const starts = stack.workers.startMs;
   const run: (string | number)[][] = [
-    ['mode', flags.short ? 'short' : 'full'],
+    ['mode', `${flags.short ? 'short' : 'full'}${flags.cluster ? ', cluster' : ''}`],
     ['task lifecycles (of which parked through the shuffle)', `${ran?.finished ?? 0}/${size.lifecycles} (${parked})`],
     ['inventories walked to the end', `${ran?.inventoriesDone ?? 0}/${size.inventories}`],
     ['concurrency', size.concurrency],
     ['worker SIGKILLs', stack.workers.kills],
     ['worker exits nobody asked for', stack.workers.unexpectedExits],
     ['worker start to ready (median / max)', `${seconds(percentile(starts, 50))} / ${seconds(Math.max(0, ...starts))}`],
-    ['Temporal dev server restart (down to ready)', seconds(stats.temporalDownMs)],
+    ...(flags.cluster
+      ? stats.crashes.map(([what, ms]) => [`${what} SIGKILL (kill to serving again)`, seconds(ms)])
+      : [['Temporal dev server restart (down to ready)', seconds(stats.temporalDownMs)]]),
     ['PostgreSQL restart (down to ready)', seconds(stats.postgresDownMs)],
     ['shuffle (seen / reassigned / skipped, time)', stats.shuffle ? `${stats.shuffle.seen} / ${stats.shuffle.reassigned} / ${stats.shuffle.skipped}, ${seconds(stats.shuffle.ms)}` : 'not completed'],
     [`day close of ${ran?.dayClosed ?? '-'} (request to closed)`, seconds(stats.dayCloseMs)],
@@ -1169,7 +1266,7 @@ async function main(): Promise<number> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'ates-chaos-'));
   // The embedded PostgreSQL runs as its own OS user when we are root: it must be able to enter this folder.
   chmodSync(scratch, 0o755);
-  say(`chaos run (${flags.short ? 'short' : 'full'}): ${size.lifecycles} task lifecycles, ${size.inventories} inventories, concurrency ${size.concurrency}; logs in ${scratch}`);
+  say(`chaos run (${flags.short ? 'short' : 'full'}${flags.cluster ? ', Temporal cluster' : ''}): ${size.lifecycles} task lifecycles, ${size.inventories} inventories, concurrency ${size.concurrency}; logs in ${scratch}`);
   let phase = Date.now();
   const endPhase = (name: string) => {
     stats.phases.push([name, Date.now() - phase]);
@@ -1190,7 +1287,7 @@ async function main(): Promise<number> {
   let ran: Awaited<ReturnType<typeof runLoad>> | undefined;
   let checks: CheckRow[] = [];
   try {
-    const api = apiClient(stack.apiUrl);
+    const api = apiClient(stack.apiUrls);
     const cast = await createCast(stack.database, api);
     endPhase('start-up (servers, migrations, bundle, users)');
     say('load starts; the worker is SIGKILLed every 2–6 s from now');

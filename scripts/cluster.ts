@@ -72,6 +72,7 @@ try {
       logDir: path.join(config.dataDir, 'temporal'),
       namespace: config.temporal.namespace,
       ports: 'documented',
+      frontendPort: config.temporal.port,
       log,
     }),
     prepareDatabase(config, databaseUrl),
