@@ -11,6 +11,7 @@ import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';
+import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster } from '../lib/temporal-cluster.js';
 import { createNamespace, findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { bundleWorkflows } from '../workers/run.js';
 import { freePort } from '../test/support/ports.js';
@@ -32,7 +33,8 @@ export interface BenchEnv {
   stop(): Promise<void>;
 }
 
-export async function startBenchEnv(options: { databaseUrl?: string; temporalAddress?: string; log: Logger }): Promise<BenchEnv> {
+/** `cluster`: without `temporalAddress`, a Temporal server of four processes on the bench's PostgreSQL (as `npm run cluster`) instead of the dev server. */
+export async function startBenchEnv(options: { databaseUrl?: string; temporalAddress?: string; cluster?: boolean; log: Logger }): Promise<BenchEnv> {
   const { log } = options;
   const scratch = mkdtempSync(path.join(tmpdir(), 'ates-bench-'));
   // The embedded server runs as its own OS user when we are root: it must be able to enter this folder.
@@ -79,6 +81,17 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
     if (options.temporalAddress) {
       temporalAddress = options.temporalAddress;
       await migrated;
+    } else if (options.cluster) {
+      const binaries = ensureTemporalServerBinaries(path.resolve('.tools', 'temporal-server', 'bin'), log);
+      await setUpTemporalSchema({ sqlTool: binaries.sqlTool, anyDatabaseUrl: serverUrl, log });
+      log.info('starting a Temporal cluster (frontend, history, matching, worker)');
+      const logDir = path.join(scratch, 'temporal');
+      const [cluster] = await Promise.all([
+        startTemporalCluster({ binaries, postgres: postgresEndpoint(serverUrl), logDir, namespace: 'default', ports: 'free', freePort, log }),
+        migrated,
+      ]);
+      stops.push(cluster.stop);
+      temporalAddress = cluster.address;
     } else {
       const cli = findTemporalCli({ cliPath: loadConfig().temporal.cliPath, searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
       if (!cli) throw new Error('the bench needs the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README), or pass --temporal-address');

@@ -7,6 +7,8 @@ import type { CaseResult } from './measure.js';
 export interface BenchReport {
   startedAt: string;
   quick: boolean;
+  /** The Temporal server the run measured: `dev server`, `cluster` or `external (<address>)`. */
+  temporal: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   seconds: number;
   cases: CaseResult[];
@@ -54,7 +56,7 @@ export function renderTable(report: BenchReport): string {
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   const m = report.machine;
   return [
-    `aTES bench ${report.quick ? '(--quick: small sizes) ' : ''}${report.startedAt}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${format(report.seconds)} s`,
+    `aTES bench ${report.quick ? '(--quick: small sizes) ' : ''}${report.startedAt}, Temporal ${report.temporal}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${format(report.seconds)} s`,
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),

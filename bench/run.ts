@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--case name ...] [--database-url URL] [--temporal-address host:port]`
+// `npm run bench [-- --quick] [--case name ...] [--database-url URL] [--temporal-address host:port | --cluster]`
 // Runs every case against its own aTES deployment, prints one table and writes the same numbers as JSON.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,12 @@ import { stopRunningStacks } from './stack.js';
 // The worker RSS case runs before the shuffle: both start from the same open tasks, and RSS is read before any shuffle.
 const cases: BenchCase[] = [taskLifecycleCase, workerRssCase, shuffleCase, analyticsCase, dayCloseCase];
 
-const usage = `usage: npm run bench -- [--quick] [--case <name>]... [--database-url postgres://...] [--temporal-address host:port] [--results <dir>]
+const usage = `usage: npm run bench -- [--quick] [--case <name>]... [--database-url postgres://...] [--temporal-address host:port | --cluster] [--results <dir>]
   --quick             every case at small sizes (CI)
   --case              run only these cases: ${cases.map((c) => `"${c.name}"`).join(', ')}
   --database-url      a PostgreSQL server to use (the bench creates and drops its own databases there)
   --temporal-address  a Temporal server to use (the bench registers its own namespaces there)
+  --cluster           run a Temporal server of four processes on the bench's PostgreSQL (as npm run cluster), not the dev server
   --results           folder for the JSON results (default bench/results)`;
 
 const { values } = parseArgs({
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     case: { type: 'string', multiple: true },
     'database-url': { type: 'string' },
     'temporal-address': { type: 'string' },
+    cluster: { type: 'boolean', default: false },
     results: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -84,10 +86,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const report: BenchReport = { startedAt: new Date().toISOString(), quick: values.quick, machine: machine(), seconds: 0, cases: [] };
+const temporal = values['temporal-address'] ? `external (${values['temporal-address']})` : values.cluster ? 'cluster' : 'dev server';
+const report: BenchReport = { startedAt: new Date().toISOString(), quick: values.quick, temporal, machine: machine(), seconds: 0, cases: [] };
 const started = performance.now();
 try {
-  env = await startBenchEnv({ databaseUrl: values['database-url'], temporalAddress: values['temporal-address'], log });
+  env = await startBenchEnv({ databaseUrl: values['database-url'], temporalAddress: values['temporal-address'], cluster: values.cluster, log });
   const context: CaseContext = {
     env,
     quick: values.quick,

@@ -113,7 +113,7 @@ export async function setUpTemporalSchema(options: { sqlTool: string; anyDatabas
       await runTool(name, ['create-database']);
     }
     await runTool(name, ['setup-schema', '-v', '0.0']);
-    await runTool(name, ['update-schema', '--schema-name', `${schema}/versioned`]);
+    await runTool(name, ['update-schema', '--schema-name', schema]);
   }
 }
 
