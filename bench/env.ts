@@ -87,7 +87,7 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
       log.info('starting a Temporal cluster (frontend, history, matching, worker)');
       const logDir = path.join(scratch, 'temporal');
       const [cluster] = await Promise.all([
-        startTemporalCluster({ binaries, postgres: postgresEndpoint(serverUrl), logDir, namespace: 'default', ports: 'free', freePort, log }),
+        startTemporalCluster({ binaries, postgres: postgresEndpoint(serverUrl), logDir, namespace: 'default', ports: 'free', log }),
         migrated,
       ]);
       stops.push(cluster.stop);

@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
@@ -149,8 +149,6 @@ export interface TemporalClusterOptions {
   /** `documented`: the config file's defaults (frontend 7233 unless `frontendPort`); `free`: ports free now, for runs beside others. */
   ports: 'documented' | 'free';
   frontendPort?: number;
-  /** A function returning a free loopback port (with `ports: 'free'`). */
-  freePort?: () => Promise<number>;
   log: Logger;
 }
 
@@ -173,9 +171,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
   const ports = { ...documentedPorts, frontend: { ...documentedPorts.frontend, grpc: options.frontendPort ?? documentedPorts.frontend.grpc } };
   let frontendHttpPort = documentedFrontendHttpPort;
   if (options.ports === 'free') {
-    if (!options.freePort) throw new Error('startTemporalCluster: ports "free" needs freePort');
-    for (const service of temporalServices) ports[service] = { grpc: await options.freePort(), membership: await options.freePort() };
-    frontendHttpPort = await options.freePort();
+    const taken = new Set<number>();
+    for (const service of temporalServices) ports[service] = { grpc: await freeServerPort(taken), membership: await freeServerPort(taken) };
+    frontendHttpPort = await freeServerPort(taken);
   }
   const address = `127.0.0.1:${ports.frontend.grpc}`;
   // The variables config/temporal/server.yaml reads, the same the temporalio/server image's docker.yaml reads;
@@ -253,6 +251,26 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
     },
     stop,
   };
+}
+
+/**
+ * A loopback port free now, below 32768: the server keeps each member's membership port in a PostgreSQL `smallint`
+ * (cluster_membership), so a port from the kernel's ephemeral range (32768 and up) stops the service at start.
+ */
+async function freeServerPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
 }
 
 /** Until the service accepts TCP connections on its gRPC port; fails at once when it exits. */

@@ -179,7 +179,7 @@ async function startStack(scratch: string): Promise<Stack> {
       const binaries = ensureTemporalServerBinaries(path.join(projectRoot, '.tools', 'temporal-server', 'bin'), log);
       await setUpTemporalSchema({ sqlTool: binaries.sqlTool, anyDatabaseUrl: postgres.url, log });
       const [cluster] = await Promise.all([
-        startTemporalCluster({ binaries, postgres: postgresEndpoint(postgres.url), logDir: path.join(scratch, 'temporal'), namespace: 'default', ports: 'free', freePort, log }),
+        startTemporalCluster({ binaries, postgres: postgresEndpoint(postgres.url), logDir: path.join(scratch, 'temporal'), namespace: 'default', ports: 'free', log }),
         migrated,
       ]);
       temporal = cluster;
