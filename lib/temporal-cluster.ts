@@ -158,7 +158,7 @@ export interface TemporalCluster {
   pid(service: TemporalService): number | undefined;
   /** SIGKILLs one service and waits until it is gone. */
   kill(service: TemporalService): Promise<void>;
-  /** Starts a service that was killed (or stops it first) and waits until it serves again. */
+  /** Starts a service that was killed (or stops it first) and waits until it listens on its gRPC port again. */
   restart(service: TemporalService): Promise<void>;
   stop(): Promise<void>;
 }

@@ -113,7 +113,7 @@ const stats = {
   inventoryMs: [] as number[],
   phases: [] as [string, number][],
   temporalDownMs: 0,
-  /** Of a cluster run: SIGKILL to serving again, per process killed. */
+  /** Of a cluster run: SIGKILL to listening again (the API: ready), per process killed. */
   crashes: [] as [string, number][],
   postgresDownMs: 0,
   dayCloseMs: 0,
@@ -780,14 +780,14 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
           say(`SIGKILLing the Temporal ${service} service`);
           const ms = await stack.restartTemporal(service);
           stats.crashes.push([`Temporal ${service}`, ms]);
-          say(`Temporal ${service} serving again after ${ms} ms`);
+          say(`Temporal ${service} listening again after ${ms} ms`);
         });
       }
       at('apiKill', async () => {
         say('SIGKILLing API process 1');
         const ms = await stack.crashApi();
         stats.crashes.push(['API process 1', ms]);
-        say(`API process 1 serving again after ${ms} ms`);
+        say(`API process 1 listening again after ${ms} ms`);
       });
       at('shuffle', async () => {
         await parkedCreated;
@@ -1236,7 +1236,7 @@ function report(stack: Stack, ran: Awaited<ReturnType<typeof runLoad>> | undefin
     ['worker exits nobody asked for', stack.workers.unexpectedExits],
     ['worker start to ready (median / max)', `${seconds(percentile(starts, 50))} / ${seconds(Math.max(0, ...starts))}`],
     ...(flags.cluster
-      ? stats.crashes.map(([what, ms]) => [`${what} SIGKILL (kill to serving again)`, seconds(ms)])
+      ? stats.crashes.map(([what, ms]) => [`${what} SIGKILL (kill to listening again)`, seconds(ms)])
       : [['Temporal dev server restart (down to ready)', seconds(stats.temporalDownMs)]]),
     ['PostgreSQL restart (down to ready)', seconds(stats.postgresDownMs)],
     ['shuffle (seen / reassigned / skipped, time)', stats.shuffle ? `${stats.shuffle.seen} / ${stats.shuffle.reassigned} / ${stats.shuffle.skipped}, ${seconds(stats.shuffle.ms)}` : 'not completed'],
