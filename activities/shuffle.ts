@@ -7,7 +7,7 @@
 // a step, so a task completed first is not shuffled (it is no longer active), and a completion that comes second
 // finds its step number taken and is taken again after the shuffle's steps (and refused: the task is someone
 // else's now).
-import { heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, asc, eq, gt, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { AnyStateMachine, StateValue } from 'xstate';
@@ -45,6 +45,12 @@ const tasksInFlight = 16;
 /** Signals in flight at once. */
 const signalLanes = 32;
 
+/** How far a telling got: every task up to `toldThrough` (in id order) was told. */
+interface TellProgress {
+  toldThrough: string;
+  told: number;
+}
+
 export function createShuffleActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -68,38 +74,47 @@ export function createShuffleActivities(deps: ActivityDeps) {
 
     /**
      * Tells each task of a committed batch (ids after `after` up to `last`) its steps, with one signal: the message
-     * the batch stored on the first step it committed for the task. Sent again when retried; a workflow applies a
-     * message once.
+     * the batch stored on the first step it committed for the task. It heartbeats the id up to which every task was
+     * told, and a retry (the worker died meanwhile) starts after it; the few sent again are applied once.
      */
     async tellShuffledTasks(input: { shuffleId: string; after?: string; last: string }): Promise<{ told: number }> {
       const t0 = performance.now();
+      const resumed = activityInfo().heartbeatDetails as TellProgress | undefined;
+      const after = resumed?.toldThrough ?? input.after;
       const rows = await db
         .select({ issueId: issueTransitions.issueId, outcome: issueTransitions.outcome })
         .from(issueTransitions)
         .where(
           and(
-            input.after ? gt(issueTransitions.issueId, input.after) : undefined,
+            after ? gt(issueTransitions.issueId, after) : undefined,
             lte(issueTransitions.issueId, input.last),
             sql`${issueTransitions.outcome}->>'shuffleId' = ${input.shuffleId}`,
             isNotNull(sql`${issueTransitions.outcome}->'steps'`),
           ),
-        );
-      let told = 0;
-      const queue = [...rows];
+        )
+        .orderBy(asc(issueTransitions.issueId));
+      // Signals go out in lanes, so they finish out of order: the heartbeat names the end of the told prefix.
+      const done = rows.map(() => false);
+      let prefix = 0;
+      let told = resumed?.told ?? 0;
+      let next = 0;
       await Promise.all(
         Array.from({ length: signalLanes }, async () => {
-          for (let row = queue.shift(); row; row = queue.shift()) {
+          for (let index = next++; index < rows.length; index = next++) {
+            const row = rows[index]!;
             try {
               await deps.temporal.workflow.getHandle(issueWorkflowId(row.issueId)).signal(stepsCommittedSignal, row.outcome!.steps as CommittedSteps);
             } catch (error) {
               // Finished meanwhile: nothing is left to tell it.
               if (!(error instanceof WorkflowNotFoundError)) throw error;
             }
-            if (++told % 100 === 0) heartbeat({ told });
+            done[index] = true;
+            while (done[prefix]) prefix++;
+            if (++told % 100 === 0 && prefix > 0) heartbeat({ toldThrough: rows[prefix - 1]!.issueId, told } satisfies TellProgress);
           }
         }),
       );
-      deps.log.info(`shuffle ${input.shuffleId}: ${told} tasks told their steps in ${Math.round(performance.now() - t0)} ms`);
+      deps.log.info(`shuffle ${input.shuffleId}: ${rows.length} tasks told their steps in ${Math.round(performance.now() - t0)} ms${resumed ? ` (resumed after ${resumed.toldThrough})` : ''}`);
       return { told };
     },
   };

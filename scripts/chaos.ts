@@ -479,8 +479,8 @@ function apiClient(apiUrls: string[]) {
           }
           return { status: response.status, body: body as T, headers: response.headers, retried: attempt > 1 };
         }
-        reason = `HTTP ${response.status}`;
         const retryAfter = Number(response.headers.get('retry-after'));
+        reason = response.status === 503 && !(retryAfter > 0) ? 'HTTP 503 without Retry-After' : `HTTP ${response.status}`;
         if (retryAfter > 0) waitMs = Math.min(retryAfter * 1000, 5000);
       } catch (error) {
         reason = error instanceof DOMException && error.name === 'TimeoutError' ? 'no answer in time' : 'connection failed';
@@ -1204,6 +1204,9 @@ async function check(stack: Stack, cast: Cast, ran: Awaited<ReturnType<typeof ru
     0,
     sampled && sampled.samples > 0 ? sampled.violations : 'never sampled',
   );
+  // --- an outage answers 503 with Retry-After (or no answer at all), never another 5xx
+  const otherServerErrors = [...stats.retries.entries()].filter(([reason]) => reason.startsWith('HTTP 5') && reason !== 'HTTP 503');
+  row('answers 5xx other than 503 with Retry-After during the restarts', 0, otherServerErrors.reduce((sum, [, n]) => sum + n, 0));
   return rows;
 }
 

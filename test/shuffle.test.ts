@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createShuffleActivities, type ShuffleBatchResult } from '../activities/shuffle.js';
 import { users } from '../db/schema/auth.js';
 import { ledgerEntries } from '../db/schema/billing.js';
 import { issues, issueTransitions } from '../db/schema/issues.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { updateUser } from '../db/users.js';
-import { issueQuery, issueWorkflowId, sendEventUpdate, stepsCommittedSignal } from '../workflows/messages.js';
+import { issueQuery, issueWorkflowId, sendEventUpdate, stepsCommittedSignal, type CommittedSteps } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { inBatches } from './support/lanes.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
@@ -296,4 +299,54 @@ describe('a shuffle of 500 open tasks while their assignees complete 100 of them
       expect({ state: live.state, assigneeId: live.assigneeId, step: live.step }, row.id).toEqual({ state: read.state, assigneeId: read.assigneeId, step: read.step });
     }
   }, 300_000);
+});
+
+describe('telling a committed batch, retried after the worker died', () => {
+  it('starts after the last task its heartbeat says was told: those before get no second signal', async () => {
+    await h.user('worker');
+    await inBatches(Array.from({ length: 150 }, (_, n) => n), 25, async (n) => {
+      const res = await h.request('POST', '/tasks', { token: manager.token, body: { title: `Told once #${n}` } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    });
+    const { shuffleTaskBatch, tellShuffledTasks } = createShuffleActivities(h.services.deps);
+    const shuffleId = randomUUID();
+    const actor: Actor = { id: manager.id, role: 'manager' };
+    const batch: ShuffleBatchResult = await new MockActivityEnvironment().run(shuffleTaskBatch, { shuffleId, actor, limit: 10_000 });
+    expect(batch.reassigned).toBeGreaterThanOrEqual(150);
+
+    const beats: { toldThrough: string; told: number }[] = [];
+    const first = new MockActivityEnvironment();
+    first.on('heartbeat', (details) => beats.push(details));
+    expect(await first.run(tellShuffledTasks, { shuffleId, last: batch.last! })).toEqual({ told: batch.reassigned });
+    expect(beats.length).toBeGreaterThanOrEqual(1);
+
+    // Every task the batch moved, in the order the telling goes.
+    const shuffled = (
+      await h.database.db
+        .select({ issueId: issueTransitions.issueId })
+        .from(issueTransitions)
+        .where(and(sql`${issueTransitions.outcome}->>'shuffleId' = ${shuffleId}`, sql`${issueTransitions.outcome}->'steps' is not null`))
+        .orderBy(issueTransitions.issueId)
+    ).map((row) => row.issueId);
+    expect(shuffled).toHaveLength(batch.reassigned);
+
+    // The worker died after the first heartbeat: the retry sees its details.
+    const resumedFrom = beats[0]!;
+    const toldBefore = shuffled.indexOf(resumedFrom.toldThrough) + 1;
+    expect(toldBefore, 'a heartbeat names a task of the batch').toBeGreaterThan(0);
+    const retried = new MockActivityEnvironment({ heartbeatDetails: resumedFrom });
+    expect(await retried.run(tellShuffledTasks, { shuffleId, last: batch.last! })).toEqual({ told: resumedFrom.told + shuffled.length - toldBefore });
+
+    const signals = await inBatches(shuffled, 16, async (issueId) => {
+      const history = await h.services.deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).fetchHistory();
+      // Other tests' shuffles told some of these tasks too: count this shuffle's messages only.
+      return (history.events ?? []).filter((event) => {
+        const signaled = event.workflowExecutionSignaledEventAttributes;
+        if (signaled?.signalName !== stepsCommittedSignal.name) return false;
+        return defaultPayloadConverter.fromPayload<CommittedSteps>(signaled.input!.payloads![0]!).shuffleId === shuffleId;
+      }).length;
+    });
+    expect(signals.slice(0, toldBefore).every((count) => count === 1), 'told before the heartbeat: once').toBe(true);
+    expect(signals.slice(toldBefore).every((count) => count === 2), 'told after it: again').toBe(true);
+  }, 120_000);
 });
