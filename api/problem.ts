@@ -105,8 +105,17 @@ export function toProblem(error: unknown): ProblemError | undefined {
   return outageProblem(error);
 }
 
-/** gRPC statuses with which Temporal's frontend is out of reach (UNAVAILABLE) or did not answer in time (DEADLINE_EXCEEDED). */
-const temporalOutageCodes = new Set([14, 4]);
+/**
+ * gRPC statuses with which Temporal's frontend is out of reach (UNAVAILABLE), did not answer in time
+ * (DEADLINE_EXCEEDED) or gave the call up half-way (CANCELLED: on a server of several processes, the frontend's call
+ * to a matching or history service that went away).
+ */
+const temporalOutageCodes = new Set([14, 4, 1]);
+/**
+ * While its PostgreSQL is down, Temporal's frontend cannot look the namespace up and answers an update-with-start with
+ * NOT_FOUND for the namespace itself. The namespace aTES runs in is never the caller's to name: that is an outage too.
+ */
+const namespaceNotFound = /^Namespace \S+ is not found/;
 /**
  * How the PostgreSQL client says the server is out of reach: the socket's errors, postgres.js's own connection codes,
  * and the server's SQLSTATEs for shutting down, starting up and having no connection left (class 08 too).
@@ -133,7 +142,7 @@ const databaseOutageCodes = new Set([
 export function outageProblem(error: unknown): ProblemError | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (isGrpcServiceError(e) && typeof code === 'number' && temporalOutageCodes.has(code)) {
+    if (isGrpcServiceError(e) && typeof code === 'number' && (temporalOutageCodes.has(code) || (code === 5 && namespaceNotFound.test(e.message)))) {
       return new ProblemError(503, 'unavailable', 'Temporal cannot be reached; retry after Retry-After seconds', undefined, { 'Retry-After': '5' });
     }
     if (typeof code === 'string' && (databaseOutageCodes.has(code) || code.startsWith('08'))) {

@@ -255,6 +255,9 @@ describe('outageProblem', () => {
     ['postgres.js losing its connection', withCode('CONNECTION_CLOSED'), /database/],
     ['Temporal unavailable', grpc(14), /Temporal/],
     ['Temporal not answering in time, wrapped', new Error('query failed', { cause: grpc(4) }), /Temporal/],
+    ['Temporal giving a query up half-way, wrapped', new Error('Failed to query Workflow', { cause: grpc(1) }), /Temporal/],
+    // What update-with-start answered while the PostgreSQL of a Temporal cluster restarted.
+    ['Temporal not finding its namespace', Object.assign(grpc(5), { message: 'Namespace default is not found.' }), /Temporal/],
   ])('is a 503 with Retry-After for %s', (_, error, names) => {
     const problem = toProblem(error);
     expect(problem).toMatchObject({ status: 503, type: 'unavailable', message: expect.stringMatching(names) });
