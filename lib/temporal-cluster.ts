@@ -137,7 +137,7 @@ const documentedFrontendHttpPort = 7243;
  * keep the idle load low. The count is fixed when the database is first set up: a production cluster picks its
  * count (512 for several history hosts) before its first start, and keeps it.
  */
-export const historyShards = 4;
+const historyShards = 4;
 
 export interface TemporalClusterOptions {
   binaries: TemporalServerBinaries;

@@ -2,7 +2,7 @@
 // server of four separate services on it (lib/temporal-cluster.ts), two worker processes and two API processes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { startChildService, type ChildService } from '../bench/processes.js';
 import { ConfigError, inheritedEnvironment, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
@@ -136,7 +136,9 @@ try {
 async function workflowBundle(config: Config): Promise<string> {
   if (config.workers.bundlePath) return config.workers.bundlePath;
   const bundlePath = path.join(config.dataDir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, (await bundleWorkflows()).code);
+  const { code } = await bundleWorkflows();
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(bundlePath, code);
   return bundlePath;
 }
 
