@@ -51,7 +51,15 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
       serverUrl = options.databaseUrl;
     } else {
       log.info('starting embedded PostgreSQL');
-      const server = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg'), port: await freePort(), database: 'postgres', persistent: false, log });
+      // pg_stat_statements: the lifecycle cost case counts the statements and WAL bytes of each database.
+      const server = await startEmbeddedPostgres({
+        dataDir: path.join(scratch, 'pg'),
+        port: await freePort(),
+        database: 'postgres',
+        persistent: false,
+        settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+        log,
+      });
       stops.push(server.stop);
       serverUrl = server.urlFor('postgres');
     }

@@ -7,6 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { taskLifecycleCase } from './cases/task-lifecycle.js';
 import { analyticsCase } from './cases/analytics.js';
 import { dayCloseCase } from './cases/day-close.js';
+import { lifecycleCostCase } from './cases/lifecycle-cost.js';
 import { shuffleCase } from './cases/shuffle.js';
 import { workerRssCase } from './cases/worker-rss.js';
 import { startBenchEnv, type BenchEnv } from './env.js';
@@ -16,7 +17,7 @@ import { machine, renderTable, writeReport, type BenchReport } from './report.js
 import { stopRunningStacks } from './stack.js';
 
 // The worker RSS case runs before the shuffle: both start from the same open tasks, and RSS is read before any shuffle.
-const cases: BenchCase[] = [taskLifecycleCase, workerRssCase, shuffleCase, analyticsCase, dayCloseCase];
+const cases: BenchCase[] = [taskLifecycleCase, lifecycleCostCase, workerRssCase, shuffleCase, analyticsCase, dayCloseCase];
 
 const usage = `usage: npm run bench -- [--quick] [--case <name>]... [--database-url postgres://...] [--temporal-address host:port | --cluster] [--results <dir>]
   --quick             every case at small sizes (CI)

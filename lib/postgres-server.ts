@@ -62,8 +62,16 @@ async function initialise(bin: Binaries, dataDir: string, user: string, password
   }
 }
 
-function startServer(bin: Binaries, dataDir: string, port: number, owner: { uid: number; gid: number } | undefined, log: Logger): Promise<ChildProcess> {
+function startServer(
+  bin: Binaries,
+  dataDir: string,
+  port: number,
+  owner: { uid: number; gid: number } | undefined,
+  settings: Record<string, string>,
+  log: Logger,
+): Promise<ChildProcess> {
   const flags = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'lc_messages=C'];
+  for (const [name, value] of Object.entries(settings)) flags.push('-c', `${name}=${value}`);
   const child = spawn(bin.postgres, flags, { ...owner, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let output = '';
@@ -96,9 +104,11 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
   /** false: the data directory is removed when the server stops. */
   persistent?: boolean;
+  /** Server settings beside the defaults (`-c name=value`), e.g. `shared_preload_libraries`. */
+  settings?: Record<string, string>;
   log: Logger;
 }): Promise<EmbeddedPostgresServer> {
-  const { dataDir, port, log, database = 'ates', persistent = true } = options;
+  const { dataDir, port, log, database = 'ates', persistent = true, settings = {} } = options;
   const user = 'postgres';
   // Generated once and kept beside the data directory (e.g. DATA_DIR/postgres-password), readable by its owner only.
   const secret = persistentSecret(path.dirname(dataDir), `${path.basename(dataDir)}-password`);
@@ -107,7 +117,7 @@ export async function startEmbeddedPostgres(options: {
   const owner = await serverUser(log);
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   if (!initialised) await initialise(bin, dataDir, user, password, owner);
-  const child = await startServer(bin, dataDir, port, owner, log);
+  const child = await startServer(bin, dataDir, port, owner, settings, log);
   // Our process ending for any reason must not leave the server running.
   const killOnExit = () => child.kill('SIGINT');
   process.once('exit', killOnExit);
