@@ -233,6 +233,41 @@ describe('webhooks on the production schedule shortened to seconds', () => {
     );
   });
 
+  it('does not skip an event whose transaction commits after a later event’s', async () => {
+    const r = await receiver();
+    const subscription = await subscribe(h, admin, r, ['user.updated']);
+    const sql = h.database.sql;
+    const insert = (tx: typeof sql, probe: string) =>
+      tx`insert into domain_events (name, version, producer, data) values ('user.updated', 1, 'test', ${JSON.stringify({ probe })}::jsonb)`;
+    let earlyInserted!: () => void;
+    const inserted = new Promise<void>((resolve) => (earlyInserted = resolve));
+    let commitEarly!: () => void;
+    const committed = new Promise<void>((resolve) => (commitEarly = resolve));
+    // `late` takes its transaction id first; `early` then writes its event (the lower seq) and stays open while
+    // `late` writes its own (the higher seq) and commits.
+    const late = sql.begin(async (tx) => {
+      await tx`select pg_current_xact_id()`;
+      const early = sql.begin(async (tx2) => {
+        await insert(tx2 as unknown as typeof sql, 'early');
+        earlyInserted();
+        await committed;
+      });
+      await inserted;
+      await insert(tx as unknown as typeof sql, 'late');
+      // Wrapped: a promise returned as such would be awaited before `late` commits.
+      return { early };
+    });
+    const { early } = await late;
+    await eventually('the event committed first', () => (r.delivered.some((d) => d.data.probe === 'late') ? true : undefined));
+    commitEarly();
+    await early;
+    await eventually('the event committed last', () => (r.delivered.some((d) => d.data.probe === 'early') ? true : undefined), 15_000);
+    expect(r.delivered.map((d) => d.data.probe)).toEqual(['late', 'early']);
+    const [seqs] = await sql`select array_agg(seq order by seq)::int[] as seqs, array_agg(data->>'probe' order by seq) as probes from domain_events where producer = 'test'`;
+    expect(seqs!.probes, 'the event committed last has the lower seq').toEqual(['early', 'late']);
+    expect((await allDeliveries(h, admin, subscription.id)).map((d) => d.outcome)).toEqual(['succeeded', 'succeeded']);
+  });
+
   it('refuses bad subscriptions naming the field, and non-admins', async () => {
     const bad = [
       [{ url: 'ftp://example.com/hook', eventTypes: ['user.created'] }, 'body.url'],
