@@ -173,6 +173,8 @@ export function createWebhookActivities(deps: ActivityDeps) {
           const attempt = await post(sub, event);
           if (!(await record(subscriptionId, event, attempt))) return { outcome: 'deleted', retry: retrySchedule() };
           if (attempt.outcome === 'failed') return { outcome: 'stuck', eventSeq: event.seq, retry: retrySchedule() };
+          // A steady stream of events still ends the round in time (the next round goes on from the cursor).
+          if (Date.now() >= until) return { outcome: 'idle', retry: retrySchedule() };
         }
         // Events read that nobody subscribed to: the cursor skips them so the next poll does not read them again.
         if (last) await moveCursor(db, subscriptionId, last);
