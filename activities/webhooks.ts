@@ -23,10 +23,10 @@ const pollForMs = 2 * 60_000;
 /** Events read per poll: matching ones are delivered, the rest only move the cursor. */
 const scanBatch = 500;
 /** A receiver that has not answered by then has failed this attempt. */
-export const requestTimeoutMs = 10_000;
+const requestTimeoutMs = 10_000;
 
 /** The Standard Webhooks `webhook-id`: one per event and subscription, the same on every attempt, so receivers can dedupe. */
-export const webhookMessageId = (subscriptionId: string, eventId: string) => `msg_${stableUuid(`webhook:${subscriptionId}:${eventId}`).replaceAll('-', '')}`;
+const webhookMessageId = (subscriptionId: string, eventId: string) => `msg_${stableUuid(`webhook:${subscriptionId}:${eventId}`).replaceAll('-', '')}`;
 
 type LogEvent = {
   seq: number;
@@ -53,7 +53,7 @@ export interface WebhookRound {
 }
 
 /** The body Standard Webhooks recommends: the event's type, when it occurred, and its data. */
-export const webhookPayload = (event: Pick<LogEvent, 'name' | 'occurredAt' | 'data'>) =>
+const webhookPayload = (event: Pick<LogEvent, 'name' | 'occurredAt' | 'data'>) =>
   JSON.stringify({ type: event.name, timestamp: event.occurredAt, data: event.data });
 
 // `seq` as a JavaScript number (postgres.js answers bigint as text); the cursor keeps the transaction id as text.
