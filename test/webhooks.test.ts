@@ -283,6 +283,25 @@ describe('webhooks on the production schedule shortened to seconds', () => {
       expect(answer.headers.get('content-type')).toContain('application/problem+json');
       expect(answer.body.errors.map((e: any) => e.field), JSON.stringify(body)).toContain(field);
     }
+    // An event an issue type of one's own emits is known once the type is saved.
+    const bookingEvent = { url: 'https://example.com/hook', eventTypes: ['booking.confirmed'] };
+    expect((await h.request('POST', '/webhooks', { token: admin.token, body: bookingEvent })).body.errors?.[0].field).toBe('body.eventTypes.0');
+    const type = await h.request('POST', '/issue-types', {
+      token: admin.token,
+      body: {
+        key: 'booking',
+        name: 'Booking',
+        definition: {
+          initial: 'open',
+          states: { open: { on: { confirm: { target: 'confirmed', actions: [{ type: 'emit', params: { name: 'booking.confirmed', version: 1 } }] } } }, confirmed: { type: 'final' } },
+        },
+      },
+    });
+    expect(type.status, JSON.stringify(type.body)).toBe(201);
+    const booking = await h.request('POST', '/webhooks', { token: admin.token, body: bookingEvent });
+    expect(booking.status, JSON.stringify(booking.body)).toBe(201);
+    expect((await h.request('DELETE', `/webhooks/${booking.body.id}`, { token: admin.token })).status).toBe(204);
+
     for (const user of [manager, worker]) {
       expect((await h.request('POST', '/webhooks', { token: user.token, body: { url: 'https://example.com/hook', eventTypes: ['user.created'] } })).status).toBe(403);
       expect((await h.request('GET', '/webhooks', { token: user.token })).status).toBe(403);
