@@ -8,6 +8,7 @@ import { createIssueActivities } from './issues.js';
 import { createNotificationActivities } from './notifications.js';
 import { createServiceActivities } from './services.js';
 import { createShuffleActivities } from './shuffle.js';
+import { createWebhookActivities } from './webhooks.js';
 
 /** Activities of each context, registered on that context's task queue. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,7 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     // The step runs as a local activity of the issue's worker: it is registered with the issues context.
     issues: { ...createIssueActivities(deps), ...createIssueStepActivities(deps), ...createShuffleActivities(deps), ...createIssueMigrationActivities(deps) },
     billing: createBillingActivities(deps),
-    notifications: createNotificationActivities(deps),
+    notifications: { ...createNotificationActivities(deps), ...createWebhookActivities(deps) },
     services: createServiceActivities(deps),
     inventory: createInventoryActivities(deps),
   } satisfies Partial<Record<ContextName, object>>;

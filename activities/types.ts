@@ -3,6 +3,7 @@ export type { IssueActivities } from './issues.js';
 export type { IssueStepActivities } from './issue-step.js';
 export type { InventoryActivities } from './inventory.js';
 export type { IssueMigrationActivities } from './issue-migrations.js';
+export type { WebhookActivities } from './webhooks.js';
 import type { createShuffleActivities } from './shuffle.js';
 import type { createBillingActivities } from './billing.js';
 import type { createNotificationActivities } from './notifications.js';

@@ -22,9 +22,10 @@ import { notificationRoutes } from './notifications.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, metricsRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes];
+export const routers = [healthRoutes, metricsRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which

@@ -12,6 +12,22 @@ const optionalString = z
 export const contexts = ['auth', 'issues', 'inventory', 'services', 'billing', 'analytics', 'notifications'] as const;
 export type ContextName = (typeof contexts)[number];
 
+const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** A duration such as 200ms, 5s, 1h or 1d, read as milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .pipe(
+      z
+        .string()
+        .regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration such as 500ms, 5s, 1h or 1d')
+        .transform((text) => {
+          const [, amount, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(text)!;
+          return Number(amount) * durationUnits[unit as keyof typeof durationUnits];
+        }),
+    );
+
 const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000), // 0: any free port
@@ -46,6 +62,11 @@ const envSchema = z.object({
   SERVICE_OFFER_SLA: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 2h or 1d').default('30m'),
   SERVICE_REVIEW_WINDOW: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 2h or 7d').default('7d'),
   INVENTORY_START_SLA: z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such as 30m, 4h or 1d').default('4h'),
+
+  // How long a webhook event is retried (doubling from the initial interval up to the maximum) before it is given up.
+  WEBHOOK_RETRY_INITIAL_INTERVAL: duration('5s'),
+  WEBHOOK_RETRY_MAX_INTERVAL: duration('1h'),
+  WEBHOOK_RETRY_GIVE_UP_AFTER: duration('24h'),
 
   WORKER_CONTEXTS: z
     .string()
@@ -117,6 +138,14 @@ export interface Config {
   };
   /** The bearer token of GET /metrics; unset: the API serves no metrics. */
   metrics: { token?: string };
+  webhooks: { retry: WebhookRetrySchedule };
+}
+
+/** How a webhook event that fails is retried, in milliseconds: doubling from `initialIntervalMs`, at most `maximumIntervalMs` apart, given up `giveUpAfterMs` after its first failure. */
+export interface WebhookRetrySchedule {
+  initialIntervalMs: number;
+  maximumIntervalMs: number;
+  giveUpAfterMs: number;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +160,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.WEBHOOK_RETRY_GIVE_UP_AFTER <= e.WEBHOOK_RETRY_INITIAL_INTERVAL) {
+    throw new ConfigError('Invalid configuration:\n  WEBHOOK_RETRY_GIVE_UP_AFTER: must be longer than WEBHOOK_RETRY_INITIAL_INTERVAL');
+  }
   return {
     http: { host: e.HOST, port: e.PORT },
     dataDir: path.resolve(e.DATA_DIR),
@@ -158,6 +190,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsAddress: e.WORKER_METRICS_ADDRESS,
     },
     metrics: { token: e.METRICS_TOKEN },
+    webhooks: {
+      retry: {
+        initialIntervalMs: e.WEBHOOK_RETRY_INITIAL_INTERVAL,
+        maximumIntervalMs: e.WEBHOOK_RETRY_MAX_INTERVAL,
+        giveUpAfterMs: e.WEBHOOK_RETRY_GIVE_UP_AFTER,
+      },
+    },
   };
 }
 

@@ -1,8 +1,11 @@
 // Records the workflow histories that test/replay.test.ts replays: a task lifecycle, a shuffle, an inventory returned
 // once and then approved, a service request declined, accepted, done and reviewed, a billing day's close, a review in
-// parallel regions that join, and a task migrated to the next version of its type (both of its runs and the migration).
+// parallel regions that join, a task migrated to the next version of its type (both of its runs and the migration), and
+// a webhook subscription that gives an event up after its retries and delivers the next one.
 // Run it after a deliberate change to a workflow's behaviour: `npm run record-histories`.
 import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrateDatabase, type Db } from '../db/client.js';
@@ -17,7 +20,7 @@ import { findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 import { requestBillingDayClose } from '../activities/billing.js';
 import { localDate } from '../workflows/billing-calendar.js';
-import { billingDayWorkflowId, issueMigrationWorkflowId, issueWorkflowId, sendEventUpdate, shuffleWorkflowId } from '../workflows/messages.js';
+import { billingDayWorkflowId, issueMigrationWorkflowId, issueWorkflowId, sendEventUpdate, shuffleWorkflowId, webhookWorkflowId } from '../workflows/messages.js';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { issueService, type IssueJson } from '../api/issues.js';
 
@@ -31,7 +34,9 @@ const postgres = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg')
 const temporal = await startDevServer({ cli, port: 17399, uiPort: 18399, namespace: 'default', log });
 try {
   await migrateDatabase(postgres.url);
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, JWT_SECRET: 'x'.repeat(32) });
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, JWT_SECRET: 'x'.repeat(32),
+    // Webhook retries in seconds, so the recorded subscription gives an event up within the run.
+    WEBHOOK_RETRY_INITIAL_INTERVAL: '200ms', WEBHOOK_RETRY_MAX_INTERVAL: '500ms', WEBHOOK_RETRY_GIVE_UP_AFTER: '2s' });
   const services = await startServices({
     config,
     databaseUrl: postgres.url,
@@ -73,6 +78,7 @@ try {
   const today = localDate(Date.now(), config.billing.timeZone);
   await requestBillingDayClose(services.deps.temporal, config.billing.timeZone, today);
   await client.getHandle(billingDayWorkflowId(today)).result();
+  const webhook = await walkWebhookGivingUpOneEvent(api, people);
 
   mkdirSync(out, { recursive: true });
   const save = async (name: string, workflowId: string, runId?: string) => {
@@ -90,6 +96,9 @@ try {
   await save('task-migrated', issueWorkflowId(migrated.id), migratedRunId);
   await save('task-after-migration', issueWorkflowId(migrated.id));
   await save('issue-migration', issueMigrationWorkflowId(migrationId));
+  // Still running: its round waits for more events.
+  await save('webhook-delivery', webhookWorkflowId(webhook.id));
+  await webhook.stop();
   await services.stop();
 } finally {
   await temporal.stop();
@@ -256,4 +265,30 @@ async function walkTaskMigrated(api: Api, people: People, taskId: string): Promi
   }
   await sendEvent(api, people.get(task.assigneeId), taskId, 'complete');
   return migration.id;
+}
+
+/** A subscription to `user.created` whose receiver refuses the event of one user: it is given up, the next one goes out. */
+async function walkWebhookGivingUpOneEvent(api: Api, people: People): Promise<{ id: string; stop: () => Promise<void> }> {
+  const received: string[] = [];
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      const refused = body.includes('"name":"Refused"');
+      if (!refused) received.push(body);
+      response.writeHead(refused ? 500 : 204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const admin = await people.signIn('admin', 'Webhook admin');
+  const { body: subscription } = await api<{ id: string }>('POST', '/webhooks', {
+    token: admin.token,
+    body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ['user.created'] },
+  });
+  await people.signIn('worker', 'Refused');
+  await people.signIn('worker', 'Accepted');
+  for (const deadline = Date.now() + 60_000; !received.some((body) => body.includes('"name":"Accepted"')); await new Promise((resolve) => setTimeout(resolve, 200))) {
+    if (Date.now() > deadline) throw new Error('the webhook event after the given-up one was not delivered');
+  }
+  return { id: subscription.id, stop: () => new Promise((resolve) => receiver.close(() => resolve())) };
 }

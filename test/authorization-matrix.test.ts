@@ -130,6 +130,13 @@ const matrix: Record<string, Entry> = {
   'POST /notifications/{id}/read': { access: signedIn },
   'GET /notifications/stream': { access: signedIn },
   'GET /events': { access: only('admin') },
+
+  // Webhook subscriptions are the admins' (they see every event of the log).
+  'POST /webhooks': { access: only('admin'), body: () => ({ url: 'http://127.0.0.1:9/matrix', eventTypes: ['user.created'] }) },
+  'GET /webhooks': { access: only('admin') },
+  'GET /webhooks/{id}': { access: only('admin') },
+  'DELETE /webhooks/{id}': { access: only('admin') },
+  'GET /webhooks/{id}/deliveries': { access: only('admin') },
 };
 
 /** `GET /users/{id}` and `GET /users/{userId}` are the same route. */

@@ -102,6 +102,26 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
     await expectEveryPageSize('GET /notifications', expected, (limit) => pageThrough('/notifications', user.token, limit));
   });
 
+  it('GET /webhooks and GET /webhooks/{id}/deliveries return every subscription and attempt once, newest first', async () => {
+    const [subscription] = await ids(sql`
+      insert into webhook_subscriptions (url, event_types, secret, cursor_tx_id, cursor_seq)
+      values ('http://127.0.0.1:9/paging', '{user.created}', 'whsec_x', '1', 0) returning id`);
+    for (const [i, at] of instants.entries()) {
+      await h.database.db.execute(sql`
+        insert into webhook_subscriptions (url, event_types, secret, cursor_tx_id, cursor_seq, created_at)
+        values (${`http://127.0.0.1:9/paging-${i}`}, '{user.created}', 'whsec_x', '1', 0, ${at}::timestamptz)`);
+      await h.database.db.execute(sql`
+        insert into webhook_deliveries (subscription_id, event_id, event_seq, message_id, attempt, outcome, http_status, duration_ms, attempted_at)
+        values (${subscription}, ${randomUUID()}, ${i + 1}, ${`msg_${i}`}, 1, 'succeeded', 204, 3, ${at}::timestamptz)`);
+    }
+    // Subscriptions are created without their workflow here: the lists are what is tested.
+    const subscriptions = await ids(sql`select id from webhook_subscriptions order by created_at desc, id desc`);
+    const deliveries = await ids(sql`select id from webhook_deliveries where subscription_id = ${subscription} order by attempted_at desc, id desc`);
+    expect(deliveries).toHaveLength(instants.length);
+    await expectEveryPageSize('GET /webhooks', subscriptions, (limit) => pageThrough('/webhooks', admin.token, limit));
+    await expectEveryPageSize('GET /webhooks/{id}/deliveries', deliveries, (limit) => pageThrough(`/webhooks/${subscription}/deliveries`, admin.token, limit));
+  });
+
   it('GET /users returns every user once, oldest first', async () => {
     for (const [i, at] of instants.entries()) {
       await h.database.db.execute(sql`
@@ -200,7 +220,7 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
       forged(['2024-05-01T12:00:00.123456Z', 'not-a-uuid']),
       forged(['2024-05-01 12:00:00.123456+00', randomUUID()]),
     ];
-    for (const path of ['/issues', '/notifications', '/users', '/worker-applications', '/billing/accounts']) {
+    for (const path of ['/issues', '/notifications', '/users', '/worker-applications', '/billing/accounts', '/webhooks']) {
       for (const after of cursors) {
         const response = await h.request('GET', `${path}?after=${encodeURIComponent(after)}`, { token: admin.token });
         expect(response.status, `${path} ${after}`).toBe(422);

@@ -1,6 +1,6 @@
 // Committed histories must replay against today's workflow code: a change that would break running issues
 // (a task done and one left open after a shuffle, an inventory returned then approved, a service request declined,
-// accepted, done and reviewed), shuffles or billing days fails here. After a deliberate, versioned change:
+// accepted, done and reviewed), shuffles, billing days or webhook deliveries fails here. After a deliberate, versioned change:
 // `npm run record-histories`. Histories recorded by earlier code stay in a folder named for the change that
 // followed them (before-step-transaction/: steps recorded first, effects as activities of their own;
 // before-shuffle-in-sets/: a shuffle sent each task an update that its own workflow committed; before-migrations/:
@@ -14,7 +14,7 @@ import { describe, expect, inject, it } from 'vitest';
 const folder = path.resolve('test/histories');
 const recordedBefore = ['task-lifecycle.json', 'task-shuffled-open.json', 'shuffle.json', 'inventory-returned-approved.json', 'service-request-reviewed.json', 'billing-day.json'];
 /** What scripts/record-histories.ts records today: the older generations hold what it recorded then. */
-const recorded = [...recordedBefore, 'contract-review-joined.json', 'task-migrated.json', 'task-after-migration.json', 'issue-migration.json'];
+const recorded = [...recordedBefore, 'contract-review-joined.json', 'task-migrated.json', 'task-after-migration.json', 'issue-migration.json', 'webhook-delivery.json'];
 const generations = ['.', 'before-migrations', 'before-shuffle-in-sets', 'before-step-transaction'];
 const histories = generations.flatMap((generation) =>
   readdirSync(path.join(folder, generation))

@@ -20,8 +20,8 @@ export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.met
  */
 const stickyQueueScheduleToStartTimeout = '2s';
 
-/** Contexts whose task queue also runs workflows (the rest run activities only). */
-const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing']);
+/** Contexts whose task queue also runs workflows (the rest run activities only): notifications runs the webhook deliveries. */
+const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing', 'notifications']);
 
 /**
  * The workflow bundle every worker, test, bench and replay runs. Temporal's reusable V8 context instantiates the

@@ -2,10 +2,18 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Actor, IssueContext, IssueEvent, TopicEventType } from './statechart/catalog.js';
 import type { IssueTypeDefinition } from './statechart/machine.js';
+import type { WebhookRetrySchedule } from '../lib/config.js';
 
 export const issueWorkflowId = (issueId: string) => `issue-${issueId}`;
 export const shuffleWorkflowId = (shuffleId: string) => `shuffle-${shuffleId}`;
 export const issueMigrationWorkflowId = (migrationId: string) => `issue-migration-${migrationId}`;
+export const webhookWorkflowId = (subscriptionId: string) => `webhook-${subscriptionId}`;
+
+/** A webhook subscription's delivery workflow: the retry schedule comes from the configuration of whoever started it. */
+export interface WebhookDeliveryInput {
+  subscriptionId: string;
+  retry: WebhookRetrySchedule;
+}
 
 /** An issue as its workflow sees it, with the events the asking user may send now. */
 export interface IssueView {

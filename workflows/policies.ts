@@ -1,5 +1,6 @@
 // Named timeout and retry policies, one per class of activity.
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { WebhookRetrySchedule } from '../lib/config.js';
 
 /** Transient failures (database restarts, network blips) are retried until they pass. */
 const untilItWorks = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
@@ -40,4 +41,17 @@ export const activityPolicies = {
     heartbeatTimeout: '30s',
     retry: { ...untilItWorks, nonRetryableErrorTypes: ['Issue.MigrationNotFound'] },
   } satisfies ActivityOptions,
+  /** Webhook delivery rounds: they wait for events while heartbeating (up to 2 minutes) and post them, 10 s at most each. */
+  webhookRound: { startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: untilItWorks } satisfies ActivityOptions,
 } as const;
+
+/**
+ * Retries of a webhook event that failed: exponential (WEBHOOK_RETRY_*: from 5 s, doubling, at most 1 h apart) until
+ * its window (24 h from the first failure) closes; the workflow then gives the event up. The workflow waits the
+ * initial interval before the first of these, so the window starts at the first failure and the waits double from it.
+ */
+export const webhookRetryPolicy = (schedule: WebhookRetrySchedule): ActivityOptions => ({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: schedule.giveUpAfterMs - schedule.initialIntervalMs,
+  retry: { initialInterval: 2 * schedule.initialIntervalMs, backoffCoefficient: 2, maximumInterval: schedule.maximumIntervalMs },
+});

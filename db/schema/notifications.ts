@@ -1,6 +1,7 @@
 import { desc, sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { users } from './auth.js';
+import { xid8 } from './platform.js';
 
 /** In-app notifications; `key` makes a retried notify record each recipient's notification once. */
 export const notifications = pgTable(
@@ -62,3 +63,61 @@ export const emailDeliveries = pgTable('email_deliveries', {
 });
 
 export type EmailDeliveryRow = typeof emailDeliveries.$inferSelect;
+
+/**
+ * Webhook subscriptions (Standard Webhooks): `url` receives every domain event named in `eventTypes`, signed with
+ * `secret` (`whsec_` + base64). The cursor is the position in the event log (`domain_events` ordered by the writing
+ * transaction, then `seq`) through which events were delivered or given up; it only moves forward, in the
+ * transaction that records the attempt that moved it.
+ */
+export const webhookSubscriptions = pgTable(
+  'webhook_subscriptions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    url: text('url').notNull(),
+    eventTypes: text('event_types').array().notNull(),
+    secret: text('secret').notNull(),
+    cursorTxId: xid8('cursor_tx_id').notNull(),
+    cursorSeq: bigint('cursor_seq', { mode: 'number' }).notNull(),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('webhook_subscriptions_created_idx').on(desc(t.createdAt), desc(t.id))],
+);
+
+export type WebhookSubscriptionRow = typeof webhookSubscriptions.$inferSelect;
+
+export const webhookDeliveryOutcomes = ['succeeded', 'failed', 'gave_up'] as const;
+export type WebhookDeliveryOutcome = (typeof webhookDeliveryOutcomes)[number];
+export const webhookDeliveryOutcomeEnum = pgEnum('webhook_delivery_outcome', webhookDeliveryOutcomes);
+
+/**
+ * Every attempt to deliver an event to a subscription: `succeeded` (a 2xx), `failed` (another status or no answer,
+ * retried), or `gave_up` (the retry window ended: recorded once, no request made, and the cursor moved past it).
+ * Deleted with their subscription.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    subscriptionId: uuid('subscription_id')
+      .notNull()
+      .references(() => webhookSubscriptions.id, { onDelete: 'cascade' }),
+    eventId: uuid('event_id').notNull(),
+    eventSeq: bigint('event_seq', { mode: 'number' }).notNull(),
+    /** The `webhook-id` header: the same for every attempt of this event to this subscription. */
+    messageId: text('message_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    outcome: webhookDeliveryOutcomeEnum('outcome').notNull(),
+    httpStatus: integer('http_status'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    attemptedAt: timestamp('attempted_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_attempt_idx').on(t.subscriptionId, t.eventId, t.attempt),
+    index('webhook_deliveries_list_idx').on(t.subscriptionId, desc(t.attemptedAt), desc(t.id)),
+  ],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
+export const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 
 /** The domain event log: audit trail and the feed outside consumers read (`GET /events`). */
 export const domainEvents = pgTable(
@@ -18,7 +18,12 @@ export const domainEvents = pgTable(
     // in flight, so a reader paging by `seq` never skips an event committed late.
     txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
   },
-  (t) => [index('domain_events_name_seq_idx').on(t.name, t.seq)],
+  (t) => [
+    index('domain_events_name_seq_idx').on(t.name, t.seq),
+    // Webhook delivery reads the log in this order: a transaction below the oldest one in flight is final, so a
+    // cursor on (tx_id, seq) never passes an event that commits later (seq alone can: seq is taken at insert).
+    index('domain_events_tx_seq_idx').on(t.txId, t.seq),
+  ],
 );
 
 /** First answer to a POST carrying an Idempotency-Key, per caller and route. */

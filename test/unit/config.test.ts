@@ -38,6 +38,16 @@ describe('loadConfig', () => {
     expect(config.metrics).toEqual({ token: undefined });
   });
 
+  it('reads the webhook retry schedule as milliseconds: 5 s doubling up to 1 h, for 24 h by default', () => {
+    expect(loadConfig({}).webhooks.retry).toEqual({ initialIntervalMs: 5000, maximumIntervalMs: 3_600_000, giveUpAfterMs: 86_400_000 });
+    expect(
+      loadConfig({ WEBHOOK_RETRY_INITIAL_INTERVAL: '200ms', WEBHOOK_RETRY_MAX_INTERVAL: '2m', WEBHOOK_RETRY_GIVE_UP_AFTER: '1d' }).webhooks.retry,
+    ).toEqual({ initialIntervalMs: 200, maximumIntervalMs: 120_000, giveUpAfterMs: 86_400_000 });
+    expect(configError({ WEBHOOK_RETRY_MAX_INTERVAL: '1 hour' }).message).toMatch(naming('WEBHOOK_RETRY_MAX_INTERVAL'));
+    expect(configError({ WEBHOOK_RETRY_GIVE_UP_AFTER: '0s' }).message).toMatch(naming('WEBHOOK_RETRY_GIVE_UP_AFTER'));
+    expect(configError({ WEBHOOK_RETRY_INITIAL_INTERVAL: '1h', WEBHOOK_RETRY_GIVE_UP_AFTER: '30m' }).message).toMatch(naming('WEBHOOK_RETRY_GIVE_UP_AFTER'));
+  });
+
   it('reads the metrics settings', () => {
     const config = loadConfig({ METRICS_TOKEN: 'm'.repeat(32), WORKER_METRICS_ADDRESS: '0.0.0.0:9464' });
     expect(config.metrics.token).toBe('m'.repeat(32));
