@@ -3,6 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { domainEvents } from '../db/schema/platform.js';
 import { authResponses, createRouter, jsonContent, pages, validationResponses } from './common.js';
+import { ProblemError } from './problem.js';
 import type { ApiDeps } from './deps.js';
 import { authenticate, requireRole } from './security.js';
 
@@ -19,12 +20,16 @@ export const DomainEventSchema = z
   .openapi('DomainEvent');
 
 const EventsQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0).openapi({ description: 'Return events after this `seq`.' }),
+  after: z.coerce.number().int().min(0).default(0).openapi({ description: 'Return the events after the one with this `seq` (the last one seen); 0: from the start.' }),
   name: z.string().max(100).optional().openapi({ example: 'user.created' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-// A feed with a public cursor: `after` and `nextCursor` are plain `seq` numbers, not opaque cursors.
-const eventPages = pages([domainEvents.seq], 'asc');
+// A feed with a public cursor: `after` and `nextCursor` are plain `seq` numbers, not opaque cursors. The log's order
+// is (transaction id, seq), not seq alone: seq is taken at insert, so a transaction can commit an event with a lower
+// seq after another's higher one was read, and a reader paging by seq would pass it for good. Events of transactions
+// that may still be open are hidden; every transaction with a lower id than the oldest open one has ended, so no
+// event can appear behind the position of one already returned. `after` names that position by its event's seq.
+const eventPages = pages([domainEvents.txId, domainEvents.seq], 'asc');
 
 export function eventRoutes(deps: ApiDeps) {
   const app = createRouter();
@@ -34,6 +39,7 @@ export function eventRoutes(deps: ApiDeps) {
       path: '/events',
       tags: ['events'],
       summary: 'The domain event log in order',
+      description: 'Events in log order: by transaction, then `seq`. Pass the last `seq` seen as `after`; an event committed late is never passed over.',
       security: [{ bearer: [] }],
       middleware: [authenticate(deps), requireRole('admin')],
       request: { query: EventsQuery },
@@ -48,12 +54,18 @@ export function eventRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { after, name, limit } = c.req.valid('query');
+      let position: string[] | undefined;
+      if (after > 0) {
+        const [seen] = await deps.database.db.select({ txId: domainEvents.txId }).from(domainEvents).where(eq(domainEvents.seq, after));
+        if (!seen) throw new ProblemError(422, 'validation', 'no event has this seq', [{ field: 'query.after', message: `no event has seq ${after}` }]);
+        position = [String(seen.txId), String(after)];
+      }
       const rows = await deps.database.db
         .select()
         .from(domainEvents)
         .where(
           and(
-            eventPages.afterKey([String(after)]),
+            position ? eventPages.afterKey(position) : undefined,
             name ? eq(domainEvents.name, name) : undefined,
             // Hide events of transactions that may still be in flight, so no later page skips one.
             sql`${domainEvents.txId} < pg_snapshot_xmin(pg_current_snapshot())`,

@@ -41,6 +41,12 @@ const kinds = {
     valid: (value) => /^-?\d{1,19}$/.test(value) && BigInt(value) >= int64.min && BigInt(value) <= int64.max,
     cast: 'bigint',
   },
+  // A transaction id (the domain event log's order): unsigned 64-bit.
+  xid8: {
+    text: (column) => sql`${column}::text`,
+    valid: (value) => /^\d{1,20}$/.test(value) && BigInt(value) < 2n ** 64n,
+    cast: 'xid8',
+  },
 } satisfies Record<string, KeyKind>;
 
 function kindOf(column: PgColumn): KeyKind {
@@ -49,6 +55,7 @@ function kindOf(column: PgColumn): KeyKind {
   if (type === 'uuid') return kinds.uuid;
   if (type === 'text') return kinds.text;
   if (/^(smallint|integer|bigint|smallserial|serial|bigserial)$/.test(type)) return kinds.integer;
+  if (type === 'xid8') return kinds.xid8;
   throw new Error(`keyset paging does not support column ${column.name} of type ${type}`);
 }
 

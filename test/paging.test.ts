@@ -2,6 +2,7 @@
 // row exactly once, in the list's order. A cursor that kept a JavaScript Date (milliseconds) skipped rows.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
@@ -237,5 +238,64 @@ describe('keyset paging over equal and same-millisecond timestamps', () => {
     const entries = await h.request('GET', `/billing/me?after=${forged(['1.5'])}`, { token: admin.token });
     expect(entries.status).toBe(422);
     expect(entries.body.errors).toEqual([{ field: 'query.after', message: 'not a cursor this API returned' }]);
+  });
+});
+
+describe('GET /events with a transaction that commits its event behind a later one', () => {
+  it('passes over no event: the feed goes by transaction, then seq', async () => {
+    const events = (after: number) => h.request('GET', `/events?after=${after}&limit=1000`, { token: admin.token });
+    const feed = async (after: number) => {
+      const res = await events(after);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body as { items: { seq: number; name: string }[]; nextCursor: number | null };
+    };
+    // Where the log ends now (the feed shows an event once no older transaction on the server is open: wait).
+    let start = 0;
+    for (let page = await feed(0); page.nextCursor !== null; page = await feed(start)) start = page.nextCursor;
+
+    const insert = (tx: postgres.TransactionSql, name: string) =>
+      tx`insert into domain_events (id, name, version, producer, data) values (${randomUUID()}, ${name}, 1, 'test', '{}')`;
+    const early = postgres(h.databaseUrl, { max: 1, onnotice: () => {} });
+    const late = postgres(h.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      // `late` takes its transaction id first, `early` then writes the lower seq, `late` the higher one and commits.
+      let commitEarly!: () => void;
+      const earlyCommitted = new Promise<void>((resolve) => (commitEarly = resolve));
+      let earlyWrote!: () => void;
+      const earlyHasWritten = new Promise<void>((resolve) => (earlyWrote = resolve));
+      const lateDone = late.begin(async (tx) => {
+        await tx`select pg_current_xact_id()`;
+        const earlyDone = early.begin(async (etx) => {
+          await insert(etx, 'test.early');
+          earlyWrote();
+          await earlyCommitted;
+        });
+        await earlyHasWritten;
+        await insert(tx, 'test.late');
+        // Wrapped: a promise answered from the callback would hold `late`'s commit until `early` commits.
+        return { earlyDone };
+      });
+      const { earlyDone } = await lateDone;
+
+      // `late` is committed, `early` is open: a reader sees `late` first and moves its cursor past `early`'s seq.
+      let seen: { seq: number; name: string }[] = [];
+      for (const deadline = Date.now() + 10_000; !seen.some((e) => e.name === 'test.late') && Date.now() < deadline; ) seen = (await feed(start)).items;
+      expect(seen.map((e) => e.name)).toEqual(['test.late']);
+      const cursor = seen.at(-1)!.seq;
+      commitEarly();
+      await earlyDone;
+      let next: { seq: number; name: string }[] = [];
+      for (const deadline = Date.now() + 10_000; next.length === 0 && Date.now() < deadline; ) next = (await feed(cursor)).items;
+      expect(next.map((e) => e.name)).toEqual(['test.early']);
+      expect(next[0]!.seq).toBeLessThan(cursor);
+    } finally {
+      await Promise.all([early.end(), late.end()]);
+    }
+  });
+
+  it('refuses a cursor naming no event with 422 on query.after', async () => {
+    const res = await h.request('GET', '/events?after=999999999', { token: admin.token });
+    expect(res.status).toBe(422);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['query.after']);
   });
 });
