@@ -1,7 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { MiddlewareHandler } from 'hono';
-import { createHash } from 'node:crypto';
 import { bodyLimit } from 'hono/body-limit';
 import { TrieRouter } from 'hono/router/trie-router';
 import { secureHeaders } from 'hono/secure-headers';
@@ -11,6 +9,7 @@ import { billingRoutes } from './billing.js';
 import { billingDayRoutes } from './billing-days.js';
 import { documentFrameworkResponses, findIllFormed } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
+import { docsPage, scalarScriptHandler, scalarScriptPath } from './docs.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { inventoryRoutes } from './inventories.js';
@@ -67,32 +66,6 @@ const wellFormedJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   const illFormed = findIllFormed(body);
   if (illFormed) throw problems.invalid(['body', ...illFormed.path].join('.'), illFormed.message);
   return next();
-};
-
-/**
- * The API reference page: Scalar's page loads its script from its CDN and starts it with an inline script. Its
- * policy admits that CDN and exactly the inline scripts the page holds (by hash), and talks to this origin only.
- */
-const scalarPage = Scalar<AppEnv>({ url: '/openapi.json', pageTitle: 'aTES API' });
-const docsPage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const html = await ((await scalarPage(c, next)) as Response).text();
-  const inlineScripts = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
-    ([, body]) => `'sha256-${createHash('sha256').update(body!).digest('base64')}'`,
-  );
-  const scriptOrigins = new Set([...html.matchAll(/<script[^>]*\bsrc="(https:\/\/[^/"]+)/g)].map(([, origin]) => origin));
-  const policy = [
-    "default-src 'self'",
-    ['script-src', "'self'", ...scriptOrigins, ...inlineScripts].join(' '),
-    "style-src 'self' 'unsafe-inline' https:",
-    "font-src 'self' https: data:",
-    "img-src 'self' https: data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ];
-  return c.html(html, 200, { 'Content-Security-Policy': policy.join('; ') });
 };
 
 const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -164,6 +137,7 @@ export function createApp(deps: ApiDeps) {
     },
   });
   app.get('/docs', docsPage);
+  app.get(scalarScriptPath, scalarScriptHandler);
 
   const allowed = allowedMethods(app);
   app.notFound((c) => {

@@ -49,6 +49,7 @@ const matrix: Record<string, Entry> = {
   'GET /metrics': { access: metricsScraper },
   'GET /openapi.json': { access: anyone },
   'GET /docs': { access: anyone },
+  'GET /docs/scalar.js': { access: anyone },
 
   // Each caller logs in with the credentials they hold; a deactivated user cannot log in (SPEC §2).
   'POST /auth/login': {
