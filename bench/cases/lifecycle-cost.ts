@@ -29,7 +29,7 @@ async function databaseCosts(sql: postgres.Sql): Promise<Map<string, DatabaseCos
 /** The statements a database ran most often since the last reset, per lifecycle, their text shortened. */
 async function topStatements(sql: postgres.Sql, database: string, lifecycles: number): Promise<string> {
   const rows = await sql<{ calls: string; query: string }[]>`
-    select s.calls::text as calls, regexp_replace(s.query, '\s+', ' ', 'g') as query
+    select s.calls::text as calls, regexp_replace(s.query, '\\s+', ' ', 'g') as query
     from pg_stat_statements s join pg_database d on d.oid = s.dbid
     where d.datname = ${database} and s.query not ilike '%pg_stat_statements%'
     order by s.calls desc limit 12`;
