@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import { issueWorkflowId } from '../../workflows/messages.js';
 import { figure, sleep, type BenchCase } from '../measure.js';
 import { startMinimal } from '../minimal.js';
+import { cpuMs } from '../processes.js';
 import { startProductStack, type BenchUser } from '../stack.js';
 
 interface DatabaseCost {
@@ -82,19 +83,22 @@ export const lifecycleCostCase: BenchCase = {
       for (let i = 0; i < 5; i++) await Promise.all([atesLifecycle('Warm-up'), minimalLifecycle('Warm-up')]);
 
       /** Runs the lifecycles one at a time between two readings of the statistics; answers the per-lifecycle cost. */
-      const measure = async (label: string, run: (title: string) => Promise<string>, workflowIdOf: (id: string) => string, client: Client) => {
+      const measure = async (label: string, run: (title: string) => Promise<string>, workflowIdOf: (id: string) => string, client: Client, pids: number[]) => {
         log.info(`lifecycle cost: ${lifecycles} ${label} lifecycles one at a time`);
         // Background work (the billing calendar, pollers) is light; a quiet second keeps it out of the reading.
         await sleep(1000);
         await sql`select pg_stat_statements_reset()`;
+        const cpuBefore = pids.map(cpuMs);
         const ids: string[] = [];
         for (let i = 0; i < lifecycles; i++) ids.push(await run(`Cost ${i}`));
+        const cpu = pids.map((pid, index) => (cpuMs(pid) - cpuBefore[index]!) / lifecycles);
         const temporal = await temporalCosts(client, ids.map(workflowIdOf));
         const databases = await databaseCosts(sql);
-        return { temporal, databases, top: await topStatements(sql, databaseName, lifecycles) };
+        return { temporal, databases, cpu, top: await topStatements(sql, databaseName, lifecycles) };
       };
-      const ates = await measure('aTES', atesLifecycle, issueWorkflowId, stack.temporal);
-      const bare = await measure('minimal', minimalLifecycle, minimal.workflowId, minimal.client);
+      // CPU: the aTES API and worker processes; the minimal workflow has no API (its client is the bench) and its worker.
+      const ates = await measure('aTES', atesLifecycle, issueWorkflowId, stack.temporal, [stack.api.child.pid!, stack.workers!.child.pid!]);
+      const bare = await measure('minimal', minimalLifecycle, minimal.workflowId, minimal.client, [minimal.worker.child.pid!]);
 
       const per = (cost: DatabaseCost | undefined, field: keyof DatabaseCost) => (cost?.[field] ?? 0) / lifecycles;
       const temporalDatabases = [...ates.databases.keys()].filter((name) => name.startsWith('temporal'));
@@ -102,6 +106,7 @@ export const lifecycleCostCase: BenchCase = {
       result.figures.push(
         figure('Temporal state transitions per lifecycle', 'transitions', ates.temporal.transitions, bare.temporal.transitions, label),
         figure('history events per lifecycle', 'events', ates.temporal.events, bare.temporal.events, label),
+        figure('worker CPU per lifecycle', 'ms', ates.cpu[1]!, bare.cpu[0]!, label),
         figure('history size per lifecycle', 'bytes', ates.temporal.bytes, bare.temporal.bytes, label),
         // The minimal workflow's tables are in the same database: each measure counts only its own lifecycles.
         figure('aTES database statements per lifecycle', 'statements', per(ates.databases.get(databaseName), 'statements'), per(bare.databases.get(databaseName), 'statements'), label),
@@ -115,6 +120,7 @@ export const lifecycleCostCase: BenchCase = {
         `${lifecycles} lifecycles one at a time per driver; state transitions, events and history bytes are medians of the workflows' descriptions; ` +
           `statements and WAL bytes are pg_stat_statements totals over the run divided by the lifecycles (everything the API, the workers and Temporal sent meanwhile). ` +
           (temporalDatabases.length ? `Temporal's databases: ${temporalDatabases.join(', ')}.` : 'The Temporal dev server keeps its own SQLite store, not counted here.'),
+        `CPU per lifecycle (user + system, /proc): aTES worker process ${ates.cpu[1]!.toFixed(1)} ms, aTES API process ${ates.cpu[0]!.toFixed(1)} ms; minimal workflow's worker ${bare.cpu[0]!.toFixed(1)} ms.`,
         `aTES database, statements per lifecycle: ${ates.top}`,
       );
     } finally {
