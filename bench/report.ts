@@ -18,7 +18,7 @@ export function machine(): BenchReport['machine'] {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 }
 
-const format = (value: number | undefined, unit = ''): string => {
+export const format = (value: number | undefined, unit = ''): string => {
   if (value === undefined) return '';
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
