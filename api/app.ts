@@ -1,7 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { MiddlewareHandler } from 'hono';
-import { createHash } from 'node:crypto';
 import { bodyLimit } from 'hono/body-limit';
 import { TrieRouter } from 'hono/router/trie-router';
 import { secureHeaders } from 'hono/secure-headers';
@@ -19,6 +17,7 @@ import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
 import { metricsRoutes, recordRequests } from './metrics.js';
 import { notificationRoutes } from './notifications.js';
+import { documentRoutes } from './openapi.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
@@ -66,32 +65,6 @@ const wellFormedJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   const illFormed = findIllFormed(body);
   if (illFormed) throw problems.invalid(['body', ...illFormed.path].join('.'), illFormed.message);
   return next();
-};
-
-/**
- * The API reference page: Scalar's page loads its script from its CDN and starts it with an inline script. Its
- * policy admits that CDN and exactly the inline scripts the page holds (by hash), and talks to this origin only.
- */
-const scalarPage = Scalar<AppEnv>({ url: '/openapi.json', pageTitle: 'aTES API' });
-const docsPage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const html = await ((await scalarPage(c, next)) as Response).text();
-  const inlineScripts = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
-    ([, body]) => `'sha256-${createHash('sha256').update(body!).digest('base64')}'`,
-  );
-  const scriptOrigins = new Set([...html.matchAll(/<script[^>]*\bsrc="(https:\/\/[^/"]+)/g)].map(([, origin]) => origin));
-  const policy = [
-    "default-src 'self'",
-    ['script-src', "'self'", ...scriptOrigins, ...inlineScripts].join(' '),
-    "style-src 'self' 'unsafe-inline' https:",
-    "font-src 'self' https: data:",
-    "img-src 'self' https: data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ];
-  return c.html(html, 200, { 'Content-Security-Policy': policy.join('; ') });
 };
 
 const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -154,15 +127,7 @@ export function createApp(deps: ApiDeps) {
     scheme: 'bearer',
     description: 'The `METRICS_TOKEN` setting, held by a Prometheus scraper (GET /metrics only).',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'aTES',
-      version: '1.0.0',
-      description: 'Issue lifecycles as statecharts and a per-day billing cycle, run as durable Temporal workflows.',
-    },
-  });
-  app.get('/docs', docsPage);
+  documentRoutes(app);
 
   const allowed = allowedMethods(app);
   app.notFound((c) => {

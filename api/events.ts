@@ -32,6 +32,7 @@ export function eventRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/events',
+      operationId: 'listEvents',
       tags: ['events'],
       summary: 'The domain event log in order',
       security: [{ bearer: [] }],
