@@ -74,6 +74,7 @@ export function analyticsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/analytics/summary',
+      operationId: 'getAnalyticsSummary',
       tags: ['analytics'],
       summary: 'Management earnings of a day and the workers in the negative',
       security: [{ bearer: [] }],
@@ -107,6 +108,7 @@ export function analyticsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/analytics/top-task',
+      operationId: 'getTopTask',
       tags: ['analytics'],
       summary: 'The most expensive task completed in a day, week or month',
       description:

@@ -9,7 +9,6 @@ import { billingRoutes } from './billing.js';
 import { billingDayRoutes } from './billing-days.js';
 import { documentFrameworkResponses, findIllFormed } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
-import { docsPage, scalarScriptHandler, scalarScriptPath } from './docs.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { inventoryRoutes } from './inventories.js';
@@ -18,6 +17,7 @@ import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
 import { metricsRoutes, recordRequests } from './metrics.js';
 import { notificationRoutes } from './notifications.js';
+import { documentRoutes } from './openapi.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
@@ -128,16 +128,7 @@ export function createApp(deps: ApiDeps) {
     scheme: 'bearer',
     description: 'The `METRICS_TOKEN` setting, held by a Prometheus scraper (GET /metrics only).',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'aTES',
-      version: '1.0.0',
-      description: 'Issue lifecycles as statecharts and a per-day billing cycle, run as durable Temporal workflows.',
-    },
-  });
-  app.get('/docs', docsPage);
-  app.get(scalarScriptPath, scalarScriptHandler);
+  documentRoutes(app);
 
   const allowed = allowedMethods(app);
   app.notFound((c) => {

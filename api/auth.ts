@@ -97,8 +97,10 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/auth/login',
+      operationId: 'logIn',
       tags: ['auth'],
       summary: 'Log in with e-mail and password',
+      security: [],
       request: { body: jsonBody(LoginBody) },
       responses: {
         200: jsonContent(LoginResponse, 'A bearer token and the user'),
@@ -139,6 +141,7 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/me',
+      operationId: 'getCurrentUser',
       tags: ['auth'],
       summary: 'The caller',
       security: bearer,
@@ -152,6 +155,7 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/users',
+      operationId: 'createUser',
       tags: ['users'],
       summary: 'Create a user',
       security: bearer,
@@ -185,6 +189,7 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/users',
+      operationId: 'listUsers',
       tags: ['users'],
       summary: 'List users, oldest first',
       security: bearer,
@@ -209,6 +214,7 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/users/{id}',
+      operationId: 'updateUser',
       tags: ['users'],
       summary: 'Change a user’s name, role or status (deactivate instead of deleting)',
       security: bearer,
@@ -241,8 +247,11 @@ export function authRoutes(deps: ApiDeps) {
     createRoute({
       method: 'delete',
       path: '/users/{id}',
+      operationId: 'deleteUser',
       tags: ['users'],
       summary: 'Users are never deleted: deactivate them with PATCH',
+      // Refused to everyone, with a token or without: nothing to authenticate.
+      security: [],
       request: { params: IdParam },
       responses: { 405: problemContent('Always: PATCH status to "deactivated" instead') },
     }),

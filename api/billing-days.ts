@@ -56,6 +56,7 @@ export function billingDayRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/billing/days/{date}',
+      operationId: 'getBillingDay',
       tags: ['billing'],
       summary: 'One billing day: status, totals, and the progress of its close while it runs',
       security: [{ bearer: [] }],
@@ -81,6 +82,7 @@ export function billingDayRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/billing/days/{date}/close',
+      operationId: 'closeBillingDay',
       tags: ['billing'],
       summary: 'Close a billing day now (by hand)',
       description:

@@ -107,6 +107,7 @@ export function billingRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/billing/me',
+      operationId: 'getMyAccount',
       tags: ['billing'],
       summary: 'The caller’s balance, today’s earnings and ledger',
       security: [{ bearer: [] }],
@@ -149,6 +150,7 @@ export function billingRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/billing/accounts',
+      operationId: 'listAccounts',
       tags: ['billing'],
       summary: 'Every account with its owner and balance',
       security: [{ bearer: [] }],
@@ -183,6 +185,7 @@ export function billingRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/billing/days',
+      operationId: 'listBillingDays',
       tags: ['billing'],
       summary: 'Statistics of every billing day in a date range',
       description:

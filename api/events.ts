@@ -37,6 +37,7 @@ export function eventRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/events',
+      operationId: 'listEvents',
       tags: ['events'],
       summary: 'The domain event log in order',
       description: 'Events in log order: by transaction, then `seq`. Pass the last `seq` seen as `after`; an event committed late is never passed over.',

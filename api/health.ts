@@ -26,8 +26,10 @@ export function healthRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/health',
+      operationId: 'getHealth',
       tags: ['health'],
       summary: 'Liveness of API, database and Temporal',
+      security: [],
       responses: {
         200: { description: 'Everything is up', content: { 'application/json': { schema: HealthSchema } } },
         503: { description: 'The database or Temporal is down', content: { 'application/json': { schema: HealthSchema } } },

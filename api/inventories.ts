@@ -247,6 +247,7 @@ export function inventoryRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/inventories/{id}',
+      operationId: 'getInventory',
       tags: ['inventory'],
       summary: 'An inventory with its lines; the ETag is its version',
       security: bearer,
@@ -271,6 +272,7 @@ export function inventoryRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/inventories/{id}/start',
+      operationId: 'startInventory',
       tags: ['inventory'],
       summary: 'Start the inventory (the assignee of its issue); the issue hears of it on topic inventory/<id>',
       security: bearer,
@@ -297,6 +299,7 @@ export function inventoryRoutes(deps: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/inventories/{id}',
+      operationId: 'updateInventory',
       tags: ['inventory'],
       summary: 'Record counts, add found items, change the note (never the status); needs If-Match',
       security: bearer,

@@ -77,6 +77,7 @@ export function issueDiagramRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issue-types/{key}/versions/{version}/diagram',
+      operationId: 'getIssueTypeDiagram',
       tags: ['issue types'],
       summary: 'A picture of a type version’s statechart: SVG, or Mermaid text',
       description:
@@ -107,6 +108,7 @@ export function issueDiagramRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issues/{id}/diagram',
+      operationId: 'getIssueDiagram',
       tags: ['issues'],
       summary: 'A picture of an issue’s statechart with the states it is in highlighted: SVG, or Mermaid text',
       description: 'The chart of the type version the issue runs; every active state is highlighted, in each region of a parallel state.',

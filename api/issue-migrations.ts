@@ -156,6 +156,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/issue-types/{key}/migrations',
+      operationId: 'startIssueMigration',
       tags: ['issue types'],
       summary: 'Migrate running issues of one version of a type to another (runs in the background)',
       description:
@@ -210,6 +211,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issue-types/{key}/migrations/{id}',
+      operationId: 'getIssueMigration',
       tags: ['issue types'],
       summary: 'A migration and its progress: issues matched, migrated and skipped (with why)',
       security: bearer,
@@ -232,6 +234,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issue-types/{key}/migrations',
+      operationId: 'listIssueMigrations',
       tags: ['issue types'],
       summary: 'Migrations of a type, newest first',
       security: bearer,

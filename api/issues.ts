@@ -357,6 +357,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issue-types',
+      operationId: 'listIssueTypes',
       tags: ['issue types'],
       summary: 'Issue types by key: the latest version of each, without its definition (GET /issue-types/{key} has it)',
       security: bearer,
@@ -383,6 +384,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issue-types/{key}',
+      operationId: 'getIssueType',
       tags: ['issue types'],
       summary: 'One issue type: its current definition and every version number',
       security: bearer,
@@ -407,6 +409,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/issue-types',
+      operationId: 'saveIssueType',
       tags: ['issue types'],
       summary: 'Save a new type, or the next version of an existing one',
       description: 'The definition is validated completely: catalog names and params, delays and every target. Running issues keep their version.',
@@ -448,6 +451,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/issues',
+      operationId: 'startIssue',
       tags: ['issues'],
       summary: 'Start an issue of a type; answers once it has settled',
       security: bearer,
@@ -475,6 +479,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issues',
+      operationId: 'listIssues',
       tags: ['issues'],
       summary: 'Issues the caller may see, newest first',
       security: bearer,
@@ -489,6 +494,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issues/{id}',
+      operationId: 'getIssue',
       tags: ['issues'],
       summary: 'An issue: state, context, assignee and the events the caller may send now',
       security: bearer,
@@ -503,6 +509,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/issues/{id}/events',
+      operationId: 'sendIssueEvent',
       tags: ['issues'],
       summary: 'Send an event; answers with the issue after the step has settled',
       security: bearer,
@@ -525,6 +532,7 @@ export function issueRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/issues/{id}/history',
+      operationId: 'getIssueHistory',
       tags: ['issues'],
       summary: 'Every transition of an issue: from, event, to, actor, time',
       security: bearer,

@@ -89,6 +89,7 @@ export function metricsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/metrics',
+      operationId: 'getMetrics',
       tags: ['health'],
       summary: 'Prometheus metrics of this API process',
       description:

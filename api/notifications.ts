@@ -152,6 +152,7 @@ export function notificationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/notifications',
+      operationId: 'listNotifications',
       tags: ['notifications'],
       summary: 'The caller’s notifications, newest first',
       security: bearer,
@@ -186,6 +187,7 @@ export function notificationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/notifications/{id}/read',
+      operationId: 'markNotificationRead',
       tags: ['notifications'],
       summary: 'Mark one of the caller’s notifications read (again: no change)',
       security: bearer,
@@ -215,6 +217,7 @@ export function notificationRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/notifications/stream',
+      operationId: 'streamNotifications',
       tags: ['notifications'],
       summary: 'The caller’s new notifications, live (Server-Sent Events)',
       description:

@@ -141,6 +141,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/services',
+      operationId: 'listServices',
       tags: ['services'],
       summary: 'The service catalog, by name',
       security: bearer,
@@ -163,6 +164,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/services/{id}',
+      operationId: 'getService',
       tags: ['services'],
       summary: 'One service of the catalog',
       security: bearer,
@@ -182,6 +184,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/services',
+      operationId: 'addService',
       tags: ['services'],
       summary: 'Add a service to the catalog',
       security: bearer,
@@ -210,6 +213,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/services/{id}',
+      operationId: 'updateService',
       tags: ['services'],
       summary: 'Change a service; requests already made keep their price',
       security: bearer,
@@ -249,6 +253,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/services/workers/{id}',
+      operationId: 'getWorkerProfile',
       tags: ['services'],
       summary: 'A worker as clients see them: the services they are qualified for and their rating',
       security: bearer,
@@ -286,6 +291,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/worker-applications',
+      operationId: 'submitWorkerApplication',
       tags: ['worker applications'],
       summary: 'Apply to perform services (workers)',
       security: bearer,
@@ -322,6 +328,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/worker-applications',
+      operationId: 'listWorkerApplications',
       tags: ['worker applications'],
       summary: 'Applications, oldest first: every one for admins and managers, their own for workers',
       security: bearer,
@@ -395,6 +402,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/worker-applications/{id}/approve',
+      operationId: 'approveWorkerApplication',
       tags: ['worker applications'],
       summary: 'Approve an application: the worker is qualified for its services and gets their requests offered',
       security: bearer,
@@ -420,6 +428,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/worker-applications/{id}/reject',
+      operationId: 'rejectWorkerApplication',
       tags: ['worker applications'],
       summary: 'Reject an application with a reason',
       security: bearer,
@@ -440,6 +449,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/service-requests',
+      operationId: 'requestService',
       tags: ['service requests'],
       summary: 'Request a catalog service (clients); answers once it is offered to a worker or waits for one',
       security: bearer,
@@ -469,6 +479,7 @@ export function serviceRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/service-requests',
+      operationId: 'listServiceRequests',
       tags: ['service requests'],
       summary: 'Service requests the caller made or is offered or performs (every one for managers and admins), newest first',
       security: bearer,
@@ -499,9 +510,10 @@ export function serviceRoutes(deps: ApiDeps) {
 
   /** The steps of a request, each a shortcut for one statechart event (whose guard decides who may send it). */
   const steps = [
-    { path: 'accept', event: 'accept', who: 'the worker the request is offered to', summary: 'Accept the offer (the worker it is offered to)' },
+    { path: 'accept', operationId: 'acceptServiceRequest', event: 'accept', who: 'the worker the request is offered to', summary: 'Accept the offer (the worker it is offered to)' },
     {
       path: 'decline',
+      operationId: 'declineServiceRequest',
       event: 'decline',
       who: 'the worker the request is offered to',
       summary: 'Decline the offer (the worker it is offered to); it goes to another qualified worker',
@@ -509,12 +521,14 @@ export function serviceRoutes(deps: ApiDeps) {
     },
     {
       path: 'done',
+      operationId: 'markServiceRequestDone',
       event: 'done',
       who: 'the worker who accepted the request',
       summary: 'Mark the request done (its worker); the client is charged and the worker credited in the background',
     },
     {
       path: 'not-done',
+      operationId: 'markServiceRequestNotDone',
       event: 'not_done',
       who: 'the worker who accepted the request',
       summary: 'Mark the request not done, with a reason (its worker); nothing is charged',
@@ -522,6 +536,7 @@ export function serviceRoutes(deps: ApiDeps) {
     },
     {
       path: 'review',
+      operationId: 'reviewServiceRequest',
       event: 'review',
       who: 'the client who made the request',
       summary: 'Review the performed request (its client, once, within the review window)',
@@ -529,6 +544,7 @@ export function serviceRoutes(deps: ApiDeps) {
     },
     {
       path: 'cancel',
+      operationId: 'cancelServiceRequest',
       event: 'cancel',
       who: 'the client who made the request, or a manager',
       summary: 'Cancel the request before a worker accepted it (its client, or a manager)',
@@ -540,6 +556,7 @@ export function serviceRoutes(deps: ApiDeps) {
       createRoute({
         method: 'post',
         path: `/service-requests/{id}/${step.path}`,
+        operationId: step.operationId,
         tags: ['service requests'],
         summary: step.summary,
         security: bearer,

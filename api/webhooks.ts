@@ -95,6 +95,7 @@ export function webhookRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/webhooks',
+      operationId: 'createWebhook',
       tags: ['webhooks'],
       summary: 'Subscribe a URL to domain events',
       description:
@@ -157,6 +158,7 @@ export function webhookRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/webhooks',
+      operationId: 'listWebhooks',
       tags: ['webhooks'],
       summary: 'The webhook subscriptions, newest first',
       security: bearer,
@@ -181,6 +183,7 @@ export function webhookRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/webhooks/{id}',
+      operationId: 'getWebhook',
       tags: ['webhooks'],
       summary: 'One webhook subscription (without its secret)',
       security: bearer,
@@ -195,6 +198,7 @@ export function webhookRoutes(deps: ApiDeps) {
     createRoute({
       method: 'delete',
       path: '/webhooks/{id}',
+      operationId: 'deleteWebhook',
       tags: ['webhooks'],
       summary: 'Unsubscribe: no event goes out after this answer (a request already under way may still finish)',
       security: bearer,
@@ -221,6 +225,7 @@ export function webhookRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/webhooks/{id}/deliveries',
+      operationId: 'listWebhookDeliveries',
       tags: ['webhooks'],
       summary: 'Every delivery attempt of a subscription, newest first',
       security: bearer,

@@ -672,7 +672,7 @@ function createLoad(api: Api, cast: Cast) {
     const started = await api.expect<{ id: string }>(202, 'POST', '/tasks/shuffle', { token, headers: { 'Idempotency-Key': randomUUID() } });
     const id = started.body.id;
     for (;;) {
-      const progress = await api.call<{ status: string; seen: number; reassigned: number; skipped: number }>('GET', `/tasks/shuffles/${id}`, { token });
+      const progress = await api.call<{ status: string; seen: number; reassigned: number; skipped: number }>('GET', `/task-shuffles/${id}`, { token });
       if (progress.status === 200 && progress.body.status === 'completed') {
         stats.shuffle = { id, seen: progress.body.seen, reassigned: progress.body.reassigned, skipped: progress.body.skipped, ms: Date.now() - began };
         return;

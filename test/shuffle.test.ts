@@ -36,7 +36,7 @@ describe('POST /tasks/shuffle access', () => {
       const res = await h.request('POST', '/tasks/shuffle', { token: (await h.user(role)).token });
       expect(res.status, role).toBe(403);
     }
-    const unknown = await h.request('GET', `/tasks/shuffles/${randomUUID()}`, { token: manager.token });
+    const unknown = await h.request('GET', `/task-shuffles/${randomUUID()}`, { token: manager.token });
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/problem+json');
   });
@@ -55,10 +55,15 @@ describe('POST /tasks/shuffle access', () => {
     expect(retried.status).toBe(202);
     expect(retried.body.id).toBe(first.body.id);
     // Once that shuffle has finished, a retry still starts no second one.
-    for (let polls = 0; (await h.request('GET', `/tasks/shuffles/${first.body.id}`, { token: manager.token })).body.status !== 'completed'; polls++) {
+    for (let polls = 0; (await h.request('GET', `/task-shuffles/${first.body.id}`, { token: manager.token })).body.status !== 'completed'; polls++) {
       if (polls > 100) throw new Error('the shuffle did not complete');
       await sleep(200);
     }
+    // Its first address, left out of the OpenAPI document, still answers the same for clients written against it.
+    const atOldAddress = await h.request('GET', `/tasks/shuffles/${first.body.id}`, { token: manager.token });
+    expect(atOldAddress.status).toBe(200);
+    expect(atOldAddress.body).toEqual((await h.request('GET', `/task-shuffles/${first.body.id}`, { token: manager.token })).body);
+    expect((await h.request('GET', `/tasks/shuffles/${first.body.id}`, { token: (await h.user('worker')).token })).status).toBe(403);
     await forget();
     expect((await post()).body.id).toBe(first.body.id);
     expect(await runOf(first.body.id)).toBe(run);
@@ -188,7 +193,7 @@ describe('a shuffle of 500 open tasks while their assignees complete 100 of them
     const watching = (async () => {
       for (const deadline = Date.now() + 120_000; polls.at(-1)?.status !== 'completed'; await sleep(100)) {
         if (Date.now() > deadline) throw new Error(`shuffle not completed: ${JSON.stringify(polls.at(-1))}`);
-        const res = await h.request('GET', `/tasks/shuffles/${shuffleId}`, { token: manager.token });
+        const res = await h.request('GET', `/task-shuffles/${shuffleId}`, { token: manager.token });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         polls.push({ ...res.body, at: Date.now() });
       }

@@ -147,7 +147,7 @@ describe('a worker killed inside a step transaction', () => {
     workers = await spawnWorkerProcess(h);
     await until(
       'the shuffle has completed',
-      async () => (await h.request('GET', `/tasks/shuffles/${shuffleId}`, { token: manager.token })).body.status === 'completed',
+      async () => (await h.request('GET', `/task-shuffles/${shuffleId}`, { token: manager.token })).body.status === 'completed',
       90_000,
     );
     for (const task of tasks) {

@@ -1,4 +1,4 @@
-// Case 2: shuffle of every open task (POST /tasks/shuffle, then GET /tasks/shuffles/:id until completed),
+// Case 2: shuffle of every open task (POST /tasks/shuffle, then GET /task-shuffles/:id until completed),
 // against the same number of reassign updates sent to open bare workflows at the shuffle's own concurrency.
 import { randomUUID } from 'node:crypto';
 import { startBaseline } from '../baseline.js';
@@ -24,7 +24,7 @@ export const shuffleCase: BenchCase = {
         `shuffle ${id}`,
         60 * 60_000,
         async () => {
-          const answer = await stack.call('GET', `/tasks/shuffles/${id}`, 200, { token: manager.token });
+          const answer = await stack.call('GET', `/task-shuffles/${id}`, 200, { token: manager.token });
           return answer.status === 'completed' ? answer : undefined;
         },
         250,
@@ -53,7 +53,7 @@ export const shuffleCase: BenchCase = {
     result.figures.push(figure('total time', 's', productMs / 1000, bareMs / 1000, label, { difference: true }));
     result.figures.push(figure('throughput', 'tasks/s', (n * 1000) / productMs, (n * 1000) / bareMs, label));
     result.notes.push(
-      `time from POST /tasks/shuffle until GET /tasks/shuffles/:id (polled every 250 ms) answers completed, all ${n} reassigned; ` +
+      `time from POST /tasks/shuffle until GET /task-shuffles/:id (polled every 250 ms) answers completed, all ${n} reassigned; ` +
         `baseline: ${n} updates from the Temporal client, ${shuffleLanes} in flight as in a shuffle batch, each doing a reassignment's ` +
         'no-op activities (2 local, 3 activities of which 1 in the background); the open bare workflows are started beforehand, untimed',
     );
