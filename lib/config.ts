@@ -65,6 +65,9 @@ const envSchema = z.object({
       .refine(isSocketAddress, 'an IP address and port such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464')
       .optional(),
   ),
+
+  // OpenTelemetry's own variable: the OTLP/HTTP collector's base URL (traces go to <url>/v1/traces); unset, no tracing.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
 function isSocketAddress(address: string): boolean {
@@ -117,6 +120,8 @@ export interface Config {
   };
   /** The bearer token of GET /metrics; unset: the API serves no metrics. */
   metrics: { token?: string };
+  /** Where spans are exported (OTLP over HTTP); unset: no tracing is installed at all. */
+  tracing: { otlpEndpoint?: string };
 }
 
 export class ConfigError extends Error {
@@ -158,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsAddress: e.WORKER_METRICS_ADDRESS,
     },
     metrics: { token: e.METRICS_TOKEN },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
   };
 }
 
