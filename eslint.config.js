@@ -19,6 +19,13 @@ const saveTimeOnly = {
   message: 'save-time validation (zod) stays out of the workflow bundle: only the API imports it.',
 };
 
+const readConfigOnce = { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Read configuration through lib/config.ts only.' };
+// A transaction is a span named for what it does (`db.transaction issue.step`) when tracing is on.
+const namedTransactions = {
+  selector: "CallExpression[callee.type='MemberExpression'][callee.property.name='transaction']",
+  message: "Open transactions with `transaction(db, 'what.it.does', work)` from db/client.ts, so traces name them.",
+};
+
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.data', '.tools', 'db/migrations'] },
   js.configs.recommended,
@@ -26,9 +33,11 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Read configuration through lib/config.ts only.' }],
+      'no-restricted-syntax': ['error', readConfigOnce, namedTransactions],
     },
   },
+  // The helper itself, and tests that set up data in plain transactions.
+  { files: ['db/client.ts', 'test/**/*.ts', 'bench/**/*.ts'], rules: { 'no-restricted-syntax': ['error', readConfigOnce] } },
   {
     files: ['workflows/**/*.ts'],
     rules: {

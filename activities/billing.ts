@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { and, count, eq, gt, lt, ne, sql } from 'drizzle-orm';
 import { dayTotals, workersInNegative } from '../db/billing-stats.js';
-import type { Transaction } from '../db/client.js';
+import { transaction, type Transaction } from '../db/client.js';
 import {
   appendLedgerEntry,
   beginClosingDay,
@@ -174,7 +174,7 @@ export function createBillingActivities(deps: ActivityDeps) {
         await requestBillingDayClose(deps.temporal, config.billing.timeZone, earlier.date);
         throw new Error(`billing day ${date} waits for the earlier day ${earlier.date} to close`);
       }
-      const day = await db.transaction((tx) => beginClosingDay(tx, date));
+      const day = await transaction(db, 'billing.day.begin-close', (tx) => beginClosingDay(tx, date));
       if (day.status === 'closed') return { status: 'closed', accountsTotal: 0 };
       const [accountsTotal] = await db.select({ n: count() }).from(accounts);
       return { status: 'closing', accountsTotal: accountsTotal!.n };
@@ -192,7 +192,7 @@ export function createBillingActivities(deps: ActivityDeps) {
       const run: PayoutRun = resumed ?? { after: input.after, accounts: 0, payouts: 0, paidOutCents: 0 };
       while (run.accounts < maxAccounts) {
         const limit = Math.min(perTransaction, maxAccounts - run.accounts);
-        const batch = await db.transaction(async (tx) => {
+        const batch = await transaction(db, 'billing.payout.batch', async (tx) => {
           // Lock the batch first. A writer that already moved one of these balances has committed by now and
           // its entry is visible to the next statement; one that has not waits for us, its entry unseen.
           const locked = await tx
@@ -276,7 +276,7 @@ export function createBillingActivities(deps: ActivityDeps) {
      * in one transaction. Answers the closed day; a retry finds it closed and answers the same.
      */
     async finishDayClose({ date }: { date: string }): Promise<ClosedDay> {
-      return db.transaction(async (tx) => {
+      return transaction(db, 'billing.day.finish-close', async (tx) => {
         const [day] = await tx.select().from(billingDays).where(eq(billingDays.date, date)).for('update');
         if (!day || day.status === 'open') throw new Error(`billing day ${date} is not closing`);
         if (day.status === 'closing') {

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Transaction, Tx } from '../db/client.js';
+import { transaction, type Transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, type InventoryStatus } from '../db/schema/inventory.js';
 import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
@@ -115,9 +115,9 @@ export const inventoryEffects = {
 /** The same effects as activities of their own, for issues started before steps ran in one transaction. */
 export function createInventoryActivities({ database: { db } }: ActivityDeps) {
   return {
-    createInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.createInventory(tx, input)),
-    closeInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.closeInventory(tx, input)),
-    reopenInventory: (input: EffectInput) => db.transaction((tx) => inventoryEffects.reopenInventory(tx, input)),
+    createInventory: (input: EffectInput) => transaction(db, 'inventory.create', (tx) => inventoryEffects.createInventory(tx, input)),
+    closeInventory: (input: EffectInput) => transaction(db, 'inventory.close', (tx) => inventoryEffects.closeInventory(tx, input)),
+    reopenInventory: (input: EffectInput) => transaction(db, 'inventory.reopen', (tx) => inventoryEffects.reopenInventory(tx, input)),
   };
 }
 

@@ -6,6 +6,7 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { transaction } from '../db/client.js';
 import { issueMigrations, issues, issueTypes, type IssueMigrationFilter, type SkippedIssue } from '../db/schema/issues.js';
 import { issueWorkflowId, migrateUpdate } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
@@ -112,7 +113,7 @@ export function createIssueMigrationActivities(deps: ActivityDeps) {
       );
 
       const last = issueIds.at(-1)!;
-      await db.transaction(async (tx) => {
+      await transaction(db, 'issue.migration.batch', async (tx) => {
         const [row] = await tx.select().from(issueMigrations).where(eq(issueMigrations.id, migration.id)).for('update');
         // Counted already: this attempt's twin finished the batch, then Temporal did not hear of it.
         if (!row || row.lastIssueId !== after) return;

@@ -8,7 +8,7 @@
 // (`pending` deliveries) and the workflow delivers them afterwards with `deliverMails`, never holding the issue.
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
-import type { Transaction } from '../db/client.js';
+import { transaction, type Transaction } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.js';
 import { getMailer } from '../lib/mailer.js';
@@ -117,7 +117,7 @@ export function createIssueStepActivities(deps: ActivityDeps) {
   /** The step's transaction. */
   function commit(input: CommitStepInput): Promise<StepOutcome> {
     const { issueId, step } = input;
-    return db.transaction(async (tx) => {
+    return transaction(db, 'issue.step', async (tx) => {
       // The issue's row first, as a shuffle batch locks it: steps and batches of one issue take turns, never deadlock.
       await tx.select({ step: issues.step }).from(issues).where(eq(issues.id, issueId)).for('update');
       if (!(await claimStep(tx, input))) {

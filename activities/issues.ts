@@ -11,7 +11,7 @@ import type { Role } from '../db/schema/auth.js';
 import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
 import type { Actor, EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
 import type { RecordStepInput } from '../workflows/statechart/step-plan.js';
-import type { Tx } from '../db/client.js';
+import { transaction, type Tx } from '../db/client.js';
 import type { ActivityDeps } from './deps.js';
 
 /** A UUID derived from a key, so an event written by a retried activity gets the same id (and is written once). */
@@ -168,7 +168,7 @@ export function createIssueActivities(deps: ActivityDeps) {
   return {
     /** The old path's step record: the read-model row, the transition and its domain events, in one transaction. */
     async recordStep(input: RecordStepInput): Promise<void> {
-      await db.transaction(async (tx) => {
+      await transaction(db, 'issue.record-step', async (tx) => {
         await writeReadModel(tx, input);
         if (await claimStep(tx, input)) await appendStepEvents(tx, input); // else a retry of a step already recorded
       });

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { appendEvent } from '../db/events.js';
 import { roles, users } from '../db/schema/auth.js';
 import { emailDeliveries, notifications, notificationsChannel, type EmailDeliveryStatus } from '../db/schema/notifications.js';
-import type { Transaction } from '../db/client.js';
+import { transaction, type Transaction } from '../db/client.js';
 import type { Logger } from '../lib/logger.js';
 import { getMailer, type Mail, type Mailer } from '../lib/mailer.js';
 import type { ActivityDeps } from './deps.js';
@@ -58,7 +58,7 @@ export function createMailDelivery({ database: { db }, config, log }: Pick<Activ
    */
   async function deliver(key: string, mail: Mail): Promise<void> {
     const mailer = getMailer(config.mail, log);
-    const failure = await db.transaction(async (tx) => {
+    const failure = await transaction(db, 'notifications.mail.deliver', async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('ates.mail'), hashtext(${key}))`);
       const [previous] = await tx.select({ status: emailDeliveries.status }).from(emailDeliveries).where(eq(emailDeliveries.key, key));
       if (previous && (previous.status === 'sent' || previous.status === 'logged')) return undefined;
@@ -208,7 +208,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
 
     /** `recordNotification` and `deliverMails` as one activity, for issues started before steps ran in one transaction. */
     async notify(input: NotifyInput): Promise<{ recipients: string[] }> {
-      const { recipients, mailKeys } = await db.transaction((tx) => recordNotification(tx, input, getMailer(deps.config.mail, deps.log), deps.log));
+      const { recipients, mailKeys } = await transaction(db, 'notifications.notify', (tx) => recordNotification(tx, input, getMailer(deps.config.mail, deps.log), deps.log));
       await deliverMails({ keys: mailKeys });
       return { recipients };
     },

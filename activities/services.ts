@@ -7,7 +7,7 @@ import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { serviceReviews, services, workerQualifications, workerRatings } from '../db/schema/services.js';
 import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
-import type { Transaction, Tx } from '../db/client.js';
+import { transaction, type Transaction, type Tx } from '../db/client.js';
 import type { Config } from '../lib/config.js';
 import type { ActivityDeps } from './deps.js';
 import { stableUuid } from './issues.js';
@@ -128,6 +128,6 @@ export function createServiceActivities({ config, database: { db } }: ActivityDe
   return {
     describeService: (input: EffectInput) => serviceEffects.describeService(db, input, config),
     offerService: (input: EffectInput) => serviceEffects.offerService(db, input),
-    recordReview: (input: EffectInput) => db.transaction((tx) => serviceEffects.recordReview(tx, input)),
+    recordReview: (input: EffectInput) => transaction(db, 'services.review', (tx) => serviceEffects.recordReview(tx, input)),
   };
 }

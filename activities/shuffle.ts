@@ -11,7 +11,7 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, asc, eq, gt, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { AnyStateMachine, StateValue } from 'xstate';
-import type { Transaction } from '../db/client.js';
+import { transaction, type Transaction } from '../db/client.js';
 import { appendEvents } from '../db/events.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import { issueWorkflowId, stepsCommittedSignal, type CommittedSteps } from '../workflows/messages.js';
@@ -60,7 +60,7 @@ export function createShuffleActivities(deps: ActivityDeps) {
      */
     async shuffleTaskBatch(input: ShuffleBatchInput): Promise<ShuffleBatchResult> {
       const started = performance.now();
-      const batch = await db.transaction((tx) => commitBatch(tx, deps, input));
+      const batch = await transaction(db, 'shuffle.batch', (tx) => commitBatch(tx, deps, input));
       deps.log.info(`shuffle ${input.shuffleId}: ${batch.reassigned} of ${batch.seen} tasks committed in ${Math.round(performance.now() - started)} ms`);
       // Tasks whose workflows started before steps committed in one transaction take the shuffle as an update.
       const older = batch.olderIssueIds.length ? await shuffleByUpdates(deps, { shuffleId: input.shuffleId, actor: input.actor, issueIds: batch.olderIssueIds }) : { reassigned: 0, skipped: 0 };

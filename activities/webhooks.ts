@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
-import type { Transaction } from '../db/client.js';
+import { transaction, type Transaction } from '../db/client.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { webhookDeliveries, webhookSubscriptions, type WebhookDeliveryOutcome, type WebhookSubscriptionRow } from '../db/schema/notifications.js';
 import type { WebhookRetrySchedule } from '../lib/config.js';
@@ -112,7 +112,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
    * False when the subscription was deleted meanwhile (nothing recorded).
    */
   async function record(subscriptionId: string, event: LogEvent, attempt: Attempt | { outcome: 'gave_up'; error: string }): Promise<boolean> {
-    return db.transaction(async (tx: Transaction) => {
+    return transaction(db, 'webhook.attempt', async (tx: Transaction) => {
       const [locked] = await tx.select({ id: webhookSubscriptions.id }).from(webhookSubscriptions).where(eq(webhookSubscriptions.id, subscriptionId)).for('update');
       if (!locked) return false;
       const attempts = await tx.$count(webhookDeliveries, and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.eventId, event.id)));

@@ -22,6 +22,7 @@ import { ProblemError, problemResponse, problems, toProblem } from './problem.js
 import { serviceRoutes } from './services.js';
 import { taskRoutes } from './tasks.js';
 import { webhookRoutes } from './webhooks.js';
+import { traceRequests } from './tracing.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
 export const routers = [healthRoutes, metricsRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
@@ -99,7 +100,8 @@ function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
-  // First, so it sees every final answer: errors, refusals by the middleware below and time-outs included.
+  // First, so they see every final answer: errors, refusals by the middleware below and time-outs included.
+  app.use(traceRequests(deps.tracing));
   app.use(recordRequests(deps));
   app.use(answerInTime);
   // nosniff, no framing, no referrer and the rest of the usual defaults on every answer; JSON answers load

@@ -3,7 +3,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createHash } from 'node:crypto';
-import type { Transaction, Tx } from '../db/client.js';
+import { transaction, type Transaction, type Tx } from '../db/client.js';
 import { keyset, type KeysetOptions } from '../db/paging.js';
 import { idempotencyKeys } from '../db/schema/platform.js';
 import type { ApiDeps, AppEnv } from './deps.js';
@@ -163,8 +163,8 @@ export async function idempotentTransaction<T>(
 ): Promise<{ status: 201; body: T }> {
   const request = await keyedRequest(c, route);
   const { db } = deps.database;
-  if (!request) return db.transaction(create);
-  return db.transaction(async (tx) => {
+  if (!request) return transaction(db, route, create);
+  return transaction(db, route, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`ates.idempotency:${request.scope}:${request.key}`}, 0))`);
     const first = await storedAnswer<T>(tx, request);
     if (first) return first;

@@ -4,6 +4,7 @@ import type { Database } from '../db/client.js';
 import type { PublicUser } from '../db/users.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import type { Tracing } from '../lib/tracing.js';
 
 /** What the API needs from the outside world; built once by the process that serves it. */
 export interface ApiDeps {
@@ -12,6 +13,8 @@ export interface ApiDeps {
   temporal: Client;
   jwtSecret: string;
   log: Logger;
+  /** Set when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT): the API's HTTP spans. */
+  tracing?: Tracing;
 }
 
 export type AppEnv = { Variables: { user: PublicUser } };

@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { eachSkuOnce, ItemName, Quantity, Sku } from '../db/seed/inventory.js';
 import { publishToTopic } from '../activities/issues.js';
-import type { Tx } from '../db/client.js';
+import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, inventoryStatuses } from '../db/schema/inventory.js';
 import { issues } from '../db/schema/issues.js';
@@ -144,7 +144,7 @@ export function inventoryService(deps: ApiDeps) {
      */
     async start(user: PublicUser, id: string): Promise<InventoryJson> {
       // Undefined when it was started already: announced again below, then refused.
-      const started = await db.transaction(async (tx) => {
+      const started = await transaction(db, 'inventory.start', async (tx) => {
         const { row, issue } = await load(tx, id);
         requireAssignee(user, issue, 'start');
         if (row.status === 'closed') throw problems.conflict(`inventory ${id} is closed`, 'inventory-closed');
@@ -177,7 +177,7 @@ export function inventoryService(deps: ApiDeps) {
 
     /** Edits the note and lines (never the status) of an inventory that is not closed, if `If-Match` names its current version. */
     async edit(user: PublicUser, id: string, ifMatch: string | undefined, patch: z.infer<typeof PatchInventoryBody>): Promise<InventoryJson> {
-      return db.transaction(async (tx) => {
+      return transaction(db, 'inventory.edit', async (tx) => {
         const { row, issue } = await load(tx, id);
         // Closed is told to whoever may see it (the performer after closing the issue is no longer its assignee).
         if (!issuesOf.mayRead(user, issue)) requireAssignee(user, issue, 'edit');

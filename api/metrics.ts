@@ -49,7 +49,7 @@ const knownMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
  * not routes; when middleware answered before the route's handler ran (413, 422 of the edge checks), the route the
  * request was headed for is named.
  */
-function routeTemplate(c: Context): string {
+export function routeTemplate(c: Context): string {
   const matched = matchedRoutes(c);
   const answered = matched[c.req.routeIndex];
   if (answered && answered.method !== 'ALL') return answered.path;

@@ -3,7 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { publishToTopic } from '../activities/issues.js';
-import type { Tx } from '../db/client.js';
+import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { issues } from '../db/schema/issues.js';
@@ -231,7 +231,7 @@ export function serviceRoutes(deps: ApiDeps) {
       const { id } = c.req.valid('param');
       const changes = c.req.valid('json');
       try {
-        const row = await db.transaction(async (tx) => {
+        const row = await transaction(db, 'services.service.change', async (tx) => {
           const [changed] = await tx
             .update(services)
             .set({ ...changes, updatedAt: new Date() })
@@ -363,7 +363,7 @@ export function serviceRoutes(deps: ApiDeps) {
     id: string,
     decision: { status: 'approved' } | { status: 'rejected'; rejectionReason: string },
   ): Promise<{ row: WorkerApplicationRow; serviceIds: string[] }> =>
-    db.transaction(async (tx) => {
+    transaction(db, 'services.application.decide', async (tx) => {
       const [row] = await tx
         .update(workerApplications)
         .set({ ...decision, decidedBy: admin.id, decidedAt: new Date() })

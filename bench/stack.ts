@@ -29,9 +29,9 @@ export interface ProductStack {
   api: ChildService;
   /** The worker process (every context), when the stack was started with workers. */
   workers?: ChildService;
-  request<T = any>(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<Answer<T>>;
+  request<T = any>(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Answer<T>>;
   /** Like request, but throws unless the status is the expected one. */
-  call<T = any>(method: string, path: string, expected: number, options?: { token?: string; body?: unknown }): Promise<T>;
+  call<T = any>(method: string, path: string, expected: number, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<T>;
   user(role: Role): Promise<BenchUser>;
   stop(): Promise<void>;
 }
@@ -45,8 +45,14 @@ export async function stopRunningStacks(): Promise<void> {
   for (const stop of [...running]) await stop().catch(() => {});
 }
 
-/** `databaseUrl`: a database of `env` prepared beforehand (e.g. seeded); by default a fresh one. `workerEnv`: settings of the worker process beside the product's defaults. */
-export async function startProductStack(env: BenchEnv, options: { workers: boolean; databaseUrl?: string; workerEnv?: Record<string, string> }): Promise<ProductStack> {
+/**
+ * `databaseUrl`: a database of `env` prepared beforehand (e.g. seeded); by default a fresh one. `workerEnv`: settings of
+ * the worker process beside the product's defaults; `processEnv`: settings of both processes (e.g. where traces go).
+ */
+export async function startProductStack(
+  env: BenchEnv,
+  options: { workers: boolean; databaseUrl?: string; workerEnv?: Record<string, string>; processEnv?: Record<string, string> },
+): Promise<ProductStack> {
   const [databaseUrl, namespace] = await Promise.all([options.databaseUrl ?? env.createDatabase(), env.createNamespace()]);
   const common = {
     DATABASE_URL: databaseUrl,
@@ -56,6 +62,7 @@ export async function startProductStack(env: BenchEnv, options: { workers: boole
     DATA_DIR: env.scratch,
     // Info: the processes announce that they are ready at this level.
     LOG_LEVEL: 'info',
+    ...options.processEnv,
   };
   const database = openDatabase(databaseUrl, { max: 10 });
   const connection = await Connection.connect({ address: env.temporalAddress });
@@ -87,7 +94,7 @@ export async function startProductStack(env: BenchEnv, options: { workers: boole
     const api = apiStart.value;
     const apiUrl = api.ready[1]!;
 
-    const request: ProductStack['request'] = async (method, path, { token, body } = {}) => {
+    const request: ProductStack['request'] = async (method, path, { token, body, headers = {} } = {}) => {
       const response = await fetchOrExplain(method, path, () => fetch(`${apiUrl}${path}`, {
         method,
         // A call that hangs fails the case with its name instead of holding up the whole run.
@@ -95,6 +102,7 @@ export async function startProductStack(env: BenchEnv, options: { workers: boole
         headers: {
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
           ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       }));

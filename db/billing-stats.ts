@@ -1,7 +1,7 @@
 // Billing figures read from the ledger: a day's totals and the workers in the negative. The day-close
 // stores them on the closed day; the billing and analytics API answer open days with them live.
 import { and, asc, between, count, eq, inArray, lt, min, sql } from 'drizzle-orm';
-import type { Tx } from './client.js';
+import { transaction, type Tx } from './client.js';
 import { users } from './schema/auth.js';
 import { accounts, billingDays, ledgerEntries, type BillingDayRow, type BillingDayStatus } from './schema/billing.js';
 
@@ -132,7 +132,9 @@ const storedFigures = [
  * Read in one snapshot, so a day that closes meanwhile is seen either before or after its close.
  */
 export async function daysStatistics(db: Tx, from: string, to: string): Promise<DayStatistics[]> {
-  return db.transaction(
+  return transaction(
+    db,
+    'billing.statistics',
     async (tx) => {
       const days = await tx.select().from(billingDays).where(between(billingDays.date, from, to)).orderBy(asc(billingDays.date));
       const closed = (day: BillingDayRow) => day.status === 'closed';

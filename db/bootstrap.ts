@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { hashPassword } from '../lib/password.js';
-import type { Db } from './client.js';
+import { transaction, type Db } from './client.js';
 import { appendEvent } from './events.js';
 import { users } from './schema/auth.js';
 import { createUser, userEventData } from './users.js';
@@ -24,7 +24,7 @@ export async function ensureFirstAdmin(db: Db, admin: { email: string; password:
     return true;
   }
   const passwordHash = await hashPassword(admin.password);
-  await db.transaction(async (tx) => {
+  await transaction(db, 'users.first-admin', async (tx) => {
     const [user] = await tx.update(users).set({ role: 'admin', status: 'active', passwordHash, updatedAt: new Date() }).where(eq(users.id, existing.id)).returning();
     await appendEvent(tx, { name: 'user.updated', version: 1, producer: 'auth', data: userEventData(user!) });
   });

@@ -13,7 +13,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { nextDate } from '../workflows/billing-calendar.js';
 import { billingToday } from './billing-stats.js';
-import type { Db, Transaction } from './client.js';
+import { transaction, type Db, type Transaction } from './client.js';
 import { appendEvent } from './events.js';
 import {
   accounts,
@@ -187,7 +187,7 @@ export async function appendLedgerEntry(
 
 /** Writes one entry in its own transaction: the billing day, the entry, the balance and the event commit together. */
 export async function recordLedgerEntry(db: Db, timeZone: string, input: LedgerEntryInput): Promise<LedgerEntryJson> {
-  return db.transaction(async (tx) => {
+  return transaction(db, 'ledger.entry', async (tx) => {
     const billingDate = await chooseBillingDay(tx, timeZone);
     return (await appendLedgerEntry(tx, input, billingDate)).entry;
   });

@@ -4,7 +4,7 @@
 // per process would multiply the guesses by the number of processes.
 import { isIPv6 } from 'node:net';
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Db } from './client.js';
+import { transaction, type Db } from './client.js';
 import { loginThrottles } from './schema/auth.js';
 
 /** A counted key, how many consecutive failures it may have before each further one blocks it, and how long one is remembered. */
@@ -89,7 +89,7 @@ export async function beginLoginAttempt(db: Db, keys: ThrottleKey[]): Promise<Lo
   const free = sql`(select a.free from attempt a where a.key = t.key)`;
   const remaining = (until: SQL) => sql`case when ${until} > now() then greatest(1, ceil(extract(epoch from ${until} - now())))::int end`;
   try {
-    return await db.transaction(async (tx) => {
+    return await transaction(db, 'auth.login-attempt', async (tx) => {
       const rows = await tx.execute<Row>(sql`
         with attempt (key, free, forget) as (values ${attempt}),
         blocked as (
@@ -143,7 +143,7 @@ async function blockedFor(db: Db, keys: ThrottleKey[]): Promise<number> {
  * `addressKey`) but not this attempt, counted before the password was checked, nor a block only it started.
  */
 export async function settleSuccessfulLogin(db: Db, account: ThrottleKey, address: ThrottleKey): Promise<void> {
-  await db.transaction(async (tx) => {
+  await transaction(db, 'auth.login-settle', async (tx) => {
     await tx.delete(loginThrottles).where(eq(loginThrottles.key, account.key));
     await tx
       .update(loginThrottles)

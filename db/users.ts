@@ -1,6 +1,6 @@
 import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../lib/password.js';
-import type { Db, Tx } from './client.js';
+import { transaction, type Db, type Tx } from './client.js';
 import { appendEvent } from './events.js';
 import { users, type Role, type UserRow, type UserStatus } from './schema/auth.js';
 
@@ -21,7 +21,7 @@ export async function createUser(
   input: { name: string; email: string; role: Role; password: string },
 ): Promise<PublicUser> {
   const passwordHash = await hashPassword(input.password);
-  return db.transaction(async (tx) => {
+  return transaction(db, 'users.create', async (tx) => {
     const [user] = await tx
       .insert(users)
       .values({ name: input.name, email: input.email.toLowerCase(), role: input.role, passwordHash })
@@ -45,7 +45,7 @@ export async function updateUser(
   id: string,
   changes: { name?: string; role?: Role; status?: UserStatus },
 ): Promise<PublicUser | undefined> {
-  return db.transaction(async (tx) => {
+  return transaction(db, 'users.change', async (tx) => {
     if ((changes.role !== undefined && changes.role !== 'admin') || changes.status === 'deactivated') {
       // Changes that take admins away queue here, so two admins removing each other at once see each other's change.
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('ates.active_admins'))`);

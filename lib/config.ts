@@ -86,6 +86,9 @@ const envSchema = z.object({
       .refine(isSocketAddress, 'an IP address and port such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464')
       .optional(),
   ),
+
+  // OpenTelemetry's own variable: the OTLP/HTTP collector's base URL (traces go to <url>/v1/traces); unset, no tracing.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
 function isSocketAddress(address: string): boolean {
@@ -139,6 +142,8 @@ export interface Config {
   /** The bearer token of GET /metrics; unset: the API serves no metrics. */
   metrics: { token?: string };
   webhooks: { retry: WebhookRetrySchedule };
+  /** Where spans are exported (OTLP over HTTP); unset: no tracing is installed at all. */
+  tracing: { otlpEndpoint?: string };
 }
 
 /** How a webhook event that fails is retried, in milliseconds: doubling from `initialIntervalMs`, at most `maximumIntervalMs` apart, given up `giveUpAfterMs` after its first failure. */
@@ -197,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         giveUpAfterMs: e.WEBHOOK_RETRY_GIVE_UP_AFTER,
       },
     },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
   };
 }
 

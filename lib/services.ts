@@ -10,6 +10,7 @@ import { ensureBillingSchedule } from '../workers/billing-schedule.js';
 import { startWorkers, type RunningWorkers } from '../workers/run.js';
 import type { Config, ContextName } from './config.js';
 import type { Logger } from './logger.js';
+import type { Tracing } from './tracing.js';
 
 export interface Services {
   deps: ApiDeps;
@@ -30,16 +31,23 @@ export async function startServices(options: {
   bundle?: WorkflowBundle;
   /** With the billing workers: create (or update) the daily Schedule that opens billing days. Default true. */
   billingSchedule?: boolean;
+  /** The process's tracing (lib/tracing.ts `startTracing`), when it is on; workers then need the traced bundle. */
+  tracing?: Tracing;
 }): Promise<Services> {
-  const { config, databaseUrl, temporalAddress, jwtSecret, log } = options;
-  const database = openDatabase(databaseUrl, { max: 20 });
+  const { config, databaseUrl, temporalAddress, jwtSecret, log, tracing } = options;
+  const database = openDatabase(databaseUrl, { max: 20, tracer: tracing?.tracer });
   const connection = await Connection.connect({ address: temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const deps: ApiDeps = { config, database, temporal, jwtSecret, log };
+  // Starts, updates and signals (from the API and from activities) carry the caller's trace into the workflow.
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    ...(tracing ? { interceptors: { workflow: tracing.clientInterceptors } } : {}),
+  });
+  const deps: ApiDeps = { config, database, temporal, jwtSecret, log, tracing };
 
   const workers =
     options.workerContexts.length > 0 && options.bundle
-      ? await startWorkers({ deps, address: temporalAddress, contexts: options.workerContexts, bundle: options.bundle })
+      ? await startWorkers({ deps, address: temporalAddress, contexts: options.workerContexts, bundle: options.bundle, tracing })
       : undefined;
   if (workers && options.workerContexts.includes('billing') && (options.billingSchedule ?? true)) await ensureBillingSchedule(temporal, config);
 

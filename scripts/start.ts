@@ -3,6 +3,7 @@ import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
 import { startServices, type Services } from '../lib/services.js';
+import { startTracing } from '../lib/tracing.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 
 let config: Config;
@@ -14,6 +15,8 @@ try {
   process.exit(1);
 }
 const log = createLogger(config.logLevel, 'ates', config.logFormat);
+// API and workers in one process: one service, `ates` (the scale-out processes are `ates-api` and `ates-worker`).
+const tracing = await startTracing(config, 'ates');
 const started: Resource<unknown>[] = [];
 let services: Services | undefined;
 let stopping = false;
@@ -24,6 +27,7 @@ async function shutdown(signal: string, code = 0) {
   log.info(`${signal}: shutting down (workers drain, then Temporal and PostgreSQL stop)`);
   try {
     await services?.stop();
+    await tracing?.shutdown();
     for (const resource of started.reverse()) await resource.stop();
   } catch (error) {
     log.error('shutdown failed', error);
@@ -50,7 +54,8 @@ try {
     log,
     api: true,
     workerContexts: contexts,
-    bundle: await loadWorkflowBundle(config.workers.bundlePath),
+    bundle: await loadWorkflowBundle(config.workers.bundlePath, { traced: Boolean(tracing) }),
+    tracing,
   });
   services.workers?.done.catch((error) => {
     log.error('a worker stopped unexpectedly', error);
@@ -64,6 +69,7 @@ try {
       `  API          ${services.apiUrl}`,
       `  API docs     ${services.apiUrl}/docs`,
       `  Temporal UI  ${temporal.value.uiUrl ?? '(external Temporal: see your cluster)'}`,
+      ...(tracing ? [`  Traces       exported to ${config.tracing.otlpEndpoint}`] : []),
       // The password is shown once, when the admin is created: later starts say where it is kept, not what it is.
       `  Admin        ${adminEmail}${createdAdmin && !config.admin.password ? ` / ${adminPassword}  (created now)` : ''}`,
       `               password kept in ${passwordSource}`,

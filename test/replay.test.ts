@@ -34,4 +34,13 @@ describe('replay of committed workflow histories', () => {
     const workflowBundle = { code: readFileSync(inject('workflowBundlePath'), 'utf8') };
     await expect(Worker.runReplayHistory({ workflowBundle }, history, file)).resolves.toBeUndefined();
   });
+
+  // Workers with tracing on run the traced bundle (OpenTelemetry's workflow interceptors, workflows/trace-context.ts):
+  // the issues they take over must replay the same. Its spans go to a sink that replays do not call.
+  it.each(histories)('%s replays without nondeterminism on the traced bundle', async (file) => {
+    const history = JSON.parse(readFileSync(path.join(folder, file), 'utf8'));
+    const workflowBundle = { code: readFileSync(inject('tracedWorkflowBundlePath'), 'utf8') };
+    const sinks = { exporter: { export: { fn: () => undefined } } };
+    await expect(Worker.runReplayHistory({ workflowBundle, sinks }, history, file)).resolves.toBeUndefined();
+  });
 });

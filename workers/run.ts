@@ -7,10 +7,15 @@ import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import type { ContextName } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import type { Tracing } from '../lib/tracing.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 export const defaultBundlePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'workflow-bundle.js');
+/** The workflow interceptors of the traced bundle: OpenTelemetry's, isolated from the workflow's random sequence. */
+export const tracingInterceptorsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'tracing-interceptors.ts');
+/** Where the traced bundle is kept beside the plain one: `dist/workflow-bundle.traced.js`. */
+export const tracedBundlePath = (bundlePath: string): string => bundlePath.replace(/(\.js)?$/, '.traced.js');
 
 /**
  * How long a workflow task waits on the queue of the worker that ran the workflow last (which keeps it cached) before
@@ -30,15 +35,32 @@ const workflowContexts: ReadonlySet<ContextName> = new Set(['issues', 'billing',
  * third of each cached issue's memory. That is safe because workflow modules hold no state of their own:
  * eslint.config.js allows no module-level `let` or `var` in workflows/, and what they keep at module level is
  * constant (policies, message definitions, activity proxies that find the running workflow when called).
+ *
+ * `traced`: the bundle of workers with tracing on, which adds OpenTelemetry's workflow interceptors
+ * (workflows/tracing-interceptors.ts): about 0.75 MB more code, whose modules are instantiated per cached workflow
+ * (they hold state of their own, so they cannot be preloaded). The plain bundle holds none of it.
  */
-export function bundleWorkflows(logger = quietBundlerLogger): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, preloadModules: [workflowsPath], logger });
+export function bundleWorkflows(logger = quietBundlerLogger, options: { traced?: boolean } = {}): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    preloadModules: [workflowsPath],
+    logger,
+    ...(options.traced ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
+  });
 }
 
-/** The prebuilt bundle when there is one (production), else bundled now from source. */
-export async function loadWorkflowBundle(bundlePath = defaultBundlePath): Promise<WorkflowBundle> {
-  if (existsSync(bundlePath)) return { code: readFileSync(bundlePath, 'utf8') };
-  return bundleWorkflows();
+/** Whether a bundle holds the tracing interceptors (see `bundleWorkflows`). */
+export const isTracedBundle = (bundle: WorkflowBundle): boolean =>
+  /importInterceptors\(\) \{\s*return \[[^\]]*tracing-interceptors\.ts/.test(bundle.code);
+
+/**
+ * The prebuilt bundle when there is one (production), else bundled now from source. With tracing on, the traced
+ * one (`tracedBundlePath`), which scripts/build-workflow-bundle.ts writes beside the plain one.
+ */
+export async function loadWorkflowBundle(bundlePath = defaultBundlePath, options: { traced?: boolean } = {}): Promise<WorkflowBundle> {
+  const file = options.traced ? tracedBundlePath(bundlePath) : bundlePath;
+  if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
+  return bundleWorkflows(undefined, options);
 }
 
 const quietBundlerLogger = {
@@ -98,8 +120,14 @@ export async function startWorkers(options: {
   address: string;
   contexts: readonly ContextName[];
   bundle: WorkflowBundle;
+  /** Tracing of this process (lib/tracing.ts); the bundle must then be the traced one. */
+  tracing?: Tracing;
 }): Promise<RunningWorkers> {
-  const { deps, address, contexts, bundle } = options;
+  const { deps, address, contexts, bundle, tracing } = options;
+  // A traced bundle without tracing would call a sink nobody registered; the reverse would lose the workflow's spans.
+  if (isTracedBundle(bundle) !== Boolean(tracing)) {
+    throw new Error(tracing ? 'tracing is on but the workflow bundle is not the traced one' : 'the workflow bundle is the traced one but tracing is off');
+  }
   installRuntime(deps.log, deps.config.workers.metricsAddress);
   const connection = await NativeConnection.connect({ address });
   const activities = createActivities(deps) as Partial<Record<ContextName, object>>;
@@ -114,6 +142,8 @@ export async function startWorkers(options: {
         namespace: deps.config.temporal.namespace,
         taskQueue: taskQueues[context],
         activities: contextActivities,
+        // A span per activity under the workflow's span that scheduled it; the workflow's own spans leave through the sink.
+        ...tracing?.workerOptions,
         ...(hostsWorkflows ? { workflowBundle: bundle, maxCachedWorkflows: deps.config.workers.workflowCacheSize, stickyQueueScheduleToStartTimeout } : {}),
       }),
     );

@@ -56,6 +56,7 @@ import { activeStatePaths, allowedEvents, buildMachine, delayedEventsOf, handled
 import { mappedValue, statesOf } from './statechart/migration.js';
 import { assigneeOf, planStep, resolveParams, stepTakenType, type StepIssue } from './statechart/step-plan.js';
 import { taskQueues } from './task-queues.js';
+import { currentCause, startCause, traced } from './trace-context.js';
 
 const steps = proxyLocalActivities<IssueStepActivities>(activityPolicies.step);
 /** Marks histories whose steps commit in one transaction (see the top of this file). */
@@ -142,6 +143,8 @@ interface Inbox {
   event: IssueEvent;
   /** Set for user events sent by update: the update answers when the step has settled. */
   settle?: { resolve: (view: IssueView) => void; reject: (error: unknown) => void };
+  /** With tracing on: the span of the update or signal that brought the event, which its steps join (trace-context.ts). */
+  cause?: unknown;
 }
 
 /** A `migrateUpdate` waiting for its turn, answered once taken. */
@@ -149,6 +152,8 @@ interface PendingMigration {
   input: MigrateInput;
   resolve: (view: IssueView) => void;
   reject: (error: unknown) => void;
+  /** With tracing on: the span of the migration's update. */
+  cause?: unknown;
 }
 
 /** Why a migration leaves the issue where it is: the migration's batch counts it as skipped, with this reason. */
@@ -475,7 +480,7 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   });
   setHandler(
     sendEventUpdate,
-    (event) => new Promise<IssueView>((resolve, reject) => inbox.push({ event, settle: { resolve, reject } })),
+    (event) => new Promise<IssueView>((resolve, reject) => inbox.push({ event, settle: { resolve, reject }, cause: currentCause() })),
     {
       validator: (event) => {
         // While a step commits, the state it leads to is not shown yet: the main loop decides after the commit,
@@ -491,10 +496,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     },
   );
   setHandler(deliverSignal, ({ type: eventType, data }) => {
-    inbox.push({ event: { type: eventType, data, actor: systemActor } });
+    inbox.push({ event: { type: eventType, data, actor: systemActor }, cause: currentCause() });
   });
   setHandler(stepsCommittedSignal, (steps) => void committedElsewhere.push(steps));
-  setHandler(migrateUpdate, (migration) => new Promise<IssueView>((resolve, reject) => migrations.push({ input: migration, resolve, reject })), {
+  setHandler(migrateUpdate, (migration) => new Promise<IssueView>((resolve, reject) => migrations.push({ input: migration, resolve, reject, cause: currentCause() })), {
     validator: (_migration) => {
       // A finished issue takes no migration: admitted while it ends, the update would keep the workflow from finishing.
       if (shown.status !== 'active') throw migrationRefused('Issue.MigrationSkipped', `the issue is ${stateName(shown.value)}: finished`);
@@ -506,8 +511,10 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   } else {
     try {
       const answers: IssueEvent[] = [];
-      await apply(null, { type: 'issue.created', actor: creator }, initialActions, answers);
-      for (const answer of answers) await settleAfter(answer);
+      // The first steps join the trace of the call that started the issue (`POST /tasks`).
+      const cause = startCause();
+      await traced('issue.settle issue.created', cause, () => apply(null, { type: 'issue.created', actor: creator }, initialActions, answers));
+      for (const answer of answers) await traced(`issue.settle ${answer.type}`, cause, () => settleAfter(answer));
     } catch (error) {
       if (isStepTaken(error)) await waitForCommittedSteps();
       // An issue whose first step failed never existed: the start fails.
@@ -525,8 +532,9 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
     }
     if (migrationDue()) {
       busy = true;
+      const pending = migrations.shift()!;
       try {
-        await migrate(migrations.shift()!);
+        await traced('issue.migrate', pending.cause, () => migrate(pending));
       } finally {
         busy = false;
       }
@@ -563,7 +571,8 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
       const refused = settle && refusal(event as SendEventInput);
       if (refused) settle.reject(refused);
       else {
-        await settleAfter(event);
+        // In the trace of the update or signal that brought the event; a timer's event starts a trace of its own.
+        await traced(`issue.settle ${event.type}`, item.cause, () => settleAfter(event));
         settle?.resolve(view(event.actor ?? systemActor, true));
       }
     } catch (error) {

@@ -9,7 +9,7 @@ import { loadConfig, searchPath } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-server.js';
-import { bundleWorkflows } from '../../workers/run.js';
+import { bundleWorkflows, tracedBundlePath } from '../../workers/run.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
@@ -19,6 +19,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalCli: string;
     workflowBundlePath: string;
+    /** The traced bundle (OpenTelemetry's workflow interceptors), for harnesses started with `tracing`. */
+    tracedWorkflowBundlePath: string;
   }
 }
 
@@ -35,6 +37,9 @@ export default async function setup(project: TestProject) {
   const cli = findTemporalCli({ cliPath: loadConfig().temporal.cliPath, searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
   if (!cli) throw new Error('tests need the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
 
+  // Both bundles are built while the servers start (webpack works in this process, the servers in their own).
+  const bundling = Promise.all([bundleWorkflows(quietLogger), bundleWorkflows(quietLogger, { traced: true })]);
+  bundling.catch(() => {}); // awaited below; a failure of the servers first must not leave it unhandled
   const stops: (() => Promise<void>)[] = [];
   const teardown = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -65,15 +70,20 @@ export default async function setup(project: TestProject) {
     await teardown();
     throw error;
   }
-  const bundle = await bundleWorkflows(quietLogger);
+  const [bundle, tracedBundle] = await bundling.catch(async (error: unknown) => {
+    await teardown();
+    throw error;
+  });
   const workflowBundlePath = path.join(scratch, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
+  writeFileSync(tracedBundlePath(workflowBundlePath), tracedBundle.code);
 
   project.provide('postgresUrl', postgres.urlFor('postgres'));
   project.provide('templateDatabase', templateDatabase);
   project.provide('temporalAddress', temporal.address);
   project.provide('temporalCli', cli);
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('tracedWorkflowBundlePath', tracedBundlePath(workflowBundlePath));
 
   return teardown;
 }

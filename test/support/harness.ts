@@ -11,6 +11,7 @@ import { createUser, type PublicUser } from '../../db/users.js';
 import { contexts, loadConfig, type Config, type ContextName } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startServices, type Services } from '../../lib/services.js';
+import type { Tracing } from '../../lib/tracing.js';
 import { createNamespace } from '../../lib/temporal-server.js';
 import { installRuntime } from '../../workers/run.js';
 import { startTimeSkippingServer } from './time-skipping.js';
@@ -75,6 +76,8 @@ export async function startHarness(
     timeSkipping?: boolean;
     /** Creates the daily billing Schedule and opens today's billing day (off by default: days close at midnight). */
     billingSchedule?: boolean;
+    /** The test process's tracing (`startTracing` with the test's span processor): the workers run the traced bundle. */
+    tracing?: Tracing;
   } = {},
 ): Promise<Harness> {
   const log = createLogger('warn', 'test');
@@ -103,8 +106,9 @@ export async function startHarness(
     log,
     api: true,
     workerContexts: options.workerContexts ?? contexts,
-    bundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+    bundle: { code: readFileSync(inject(options.tracing ? 'tracedWorkflowBundlePath' : 'workflowBundlePath'), 'utf8') },
     billingSchedule: options.billingSchedule ?? false,
+    tracing: options.tracing,
   });
   const database = openDatabase(databaseUrl, { max: 5 });
   const apiUrl = services.apiUrl!;

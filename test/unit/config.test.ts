@@ -36,6 +36,12 @@ describe('loadConfig', () => {
     expect(config.billing).toMatchObject({ timeZone: 'UTC', platformCommissionPercent: 20 });
     expect(config.workers).toMatchObject({ contexts: [...contexts], bundlePath: undefined, metricsAddress: undefined });
     expect(config.metrics).toEqual({ token: undefined });
+    expect(config.tracing).toEqual({ otlpEndpoint: undefined });
+  });
+
+  it('reads the OTLP endpoint of traces', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.otlpEndpoint).toBe('http://collector:4318');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }).tracing.otlpEndpoint).toBeUndefined();
   });
 
   it('reads the webhook retry schedule as milliseconds: 5 s doubling up to 1 h, for 24 h by default', () => {
@@ -102,6 +108,8 @@ describe('loadConfig', () => {
     ['WORKER_METRICS_ADDRESS', '9464'],
     ['WORKER_METRICS_ADDRESS', 'localhost:9464'],
     ['WORKER_METRICS_ADDRESS', '127.0.0.1:70000'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'grpc://collector:4317'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.name).toBe('ConfigError');

@@ -5,13 +5,14 @@
 // calls); eslint.config.js forbids importing it from workflow code, and this checks the bundle itself.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleWorkflows } from '../../workers/run.js';
+import { bundleWorkflows, isTracedBundle } from '../../workers/run.js';
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 /** The modules webpack put in the bundle, by path (`./node_modules/zod/v4/core/errors.js`, `./workflows/issue.ts`). */
-const modulesIn = (code: string) => [...code.matchAll(/^\/\*\*\*\/ "(\.\/[^"]+)"/gm)].map((match) => match[1] as string);
-const packageOf = (module: string) => /^\.\/node_modules\/((?:@[\w.-]+\/)?[\w.-]+)\//.exec(module)?.[1];
+// A node_modules linked from elsewhere (a git worktree's) shows as `../main/node_modules/...`.
+const modulesIn = (code: string) => [...code.matchAll(/^\/\*\*\*\/ "(\.\.?\/[^"]+)"/gm)].map((match) => match[1] as string);
+const packageOf = (module: string) => /^(?:\.\.?\/)+(?:[\w.-]+\/)*?node_modules\/((?:@[\w.-]+\/)?[\w.-]+)\//.exec(module)?.[1];
 
 describe('the workflow bundle', () => {
   let code = '';
@@ -35,6 +36,11 @@ describe('the workflow bundle', () => {
   it('holds none of the save-time validation (catalog-schemas.ts, validate.ts)', () => {
     expect(modules).toContain('./workflows/statechart/catalog.ts');
     expect(modules.filter((module) => /^\.\/workflows\/statechart\/(catalog-schemas|validate)\.ts$/.test(module))).toEqual([]);
+  });
+
+  it('holds no tracing: OpenTelemetry is only in the traced bundle, for workers with tracing on', () => {
+    expect(isTracedBundle({ code })).toBe(false);
+    expect(modules.filter((module) => /@opentelemetry|interceptors-opentelemetry|tracing-interceptors/.test(module))).toEqual([]);
   });
 
   it('of our own dependencies, holds only Temporal’s workflow side and xstate', () => {
