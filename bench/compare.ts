@@ -1,7 +1,7 @@
 // `npm run bench:compare -- <results.json> <results.json> ...`: the figures of several bench runs side by side (e.g.
 // the dev server's and the cluster's), one row per case and figure, aTES and its baseline for each run.
 import { readFileSync } from 'node:fs';
-import { format, type BenchReport } from './report.js';
+import { format, tableLines, type BenchReport } from './report.js';
 
 const files = process.argv.slice(2);
 if (files.length < 2) {
@@ -22,7 +22,5 @@ for (const name of caseNames) {
     rows.push([index === 0 ? name : '', label, ...cells]);
   }
 }
-const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
-const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
 console.log(reports.map((report, index) => `${index + 1}. ${files[index]}: Temporal ${report.temporal}, ${report.startedAt}${report.quick ? ' (--quick)' : ''}`).join('\n'));
-console.log(['', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
+console.log(['', ...tableLines(header, rows)].join('\n'));

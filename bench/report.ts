@@ -28,6 +28,13 @@ export const format = (value: number | undefined, unit = ''): string => {
 
 const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 
+/** Rows padded into columns under a header: plain text that also reads as a Markdown table. */
+export function tableLines(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 /** A plain-text table that also reads as Markdown; the column of second baselines only when a figure has one. */
 export function renderTable(report: BenchReport): string {
   const withOther = report.cases.some((result) => result.figures.some((f) => f.otherBaseline !== undefined));
@@ -52,15 +59,11 @@ export function renderTable(report: BenchReport): string {
     // The first line of the error, short: the whole of it is in the JSON and the log above.
     if (result.error) rows.push([result.figures.length ? '' : name, 'ERROR', clip(result.error.split('\n')[0]!, 90), ...header.slice(3).map(() => '')]);
   }
-  const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   const m = report.machine;
   return [
     `aTES bench ${report.quick ? '(--quick: small sizes) ' : ''}${report.startedAt}, Temporal ${report.temporal}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${format(report.seconds)} s`,
     '',
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    ...tableLines(header, rows),
     '',
     ...report.cases.flatMap((result) => result.notes.map((note) => `- ${result.name}: ${note}`)),
   ].join('\n');

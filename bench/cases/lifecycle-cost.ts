@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import postgres from 'postgres';
 import { issueWorkflowId } from '../../workflows/messages.js';
-import { figure, sleep, type BenchCase } from '../measure.js';
+import { figure, percentile, sleep, type BenchCase } from '../measure.js';
 import { startMinimal } from '../minimal.js';
 import { cpuMs } from '../processes.js';
 import { startProductStack, type BenchUser } from '../stack.js';
@@ -47,7 +47,7 @@ async function temporalCosts(client: Client, workflowIds: string[]) {
       return { transitions: Number(info.stateTransitionCount), events: Number(info.historyLength), bytes: Number(info.historySizeBytes) };
     }),
   );
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const median = (values: number[]) => percentile(values, 50);
   return {
     transitions: median(described.map((d) => d.transitions)),
     events: median(described.map((d) => d.events)),
