@@ -15,22 +15,29 @@ export async function issueToken(deps: ApiDeps, user: PublicUser): Promise<strin
 // The canonical uuid form: a token with any other `sub` is a 401, never a failed query.
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Verifies the token and re-reads the user, so a deactivated user's old tokens stop working at once. */
+/**
+ * The active user a token stands for. The token is verified and the user re-read, so a deactivated user's old
+ * tokens stop working at once. The bearer header and the dashboard's session cookie both come through here.
+ */
+export async function userFromToken(deps: ApiDeps, token: string): Promise<PublicUser> {
+  let subject: unknown;
+  try {
+    subject = (await verify(token, deps.jwtSecret, 'HS256')).sub;
+  } catch {
+    throw problems.unauthorized('the bearer token is invalid or expired');
+  }
+  if (typeof subject !== 'string' || !uuidPattern.test(subject)) throw problems.unauthorized('the bearer token is invalid');
+  const [user] = await deps.database.db.select().from(users).where(eq(users.id, subject));
+  if (!user || user.status !== 'active') throw problems.unauthorized('the user is deactivated or unknown');
+  return toPublicUser(user);
+}
+
 export function authenticate(deps: ApiDeps) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization') ?? '';
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
     if (!match?.[1]) throw problems.unauthorized();
-    let subject: unknown;
-    try {
-      subject = (await verify(match[1], deps.jwtSecret, 'HS256')).sub;
-    } catch {
-      throw problems.unauthorized('the bearer token is invalid or expired');
-    }
-    if (typeof subject !== 'string' || !uuidPattern.test(subject)) throw problems.unauthorized('the bearer token is invalid');
-    const [user] = await deps.database.db.select().from(users).where(eq(users.id, subject));
-    if (!user || user.status !== 'active') throw problems.unauthorized('the user is deactivated or unknown');
-    c.set('user', toPublicUser(user));
+    c.set('user', await userFromToken(deps, match[1]));
     await next();
   });
 }
