@@ -19,7 +19,7 @@ import { users } from '../db/schema/auth.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { domainEvents } from '../db/schema/platform.js';
 import type { billingDayWorkflow } from '../workflows/billing-day.js';
-import { moneyFields, type EffectInput } from '../workflows/statechart/catalog.js';
+import { moneyEffects, type EffectInput, type MoneyEffectName } from '../workflows/statechart/catalog.js';
 import { billingDayWorkflowId, closeBillingDaySignal } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import type { ActivityDeps } from './deps.js';
@@ -63,29 +63,6 @@ export async function requestBillingDayClose(temporal: Client, timeZone: string,
   });
 }
 
-/** How each money effect of the catalog moves money: whose account, which amount, which way. */
-interface LedgerEffect {
-  kind: RecordLedgerEntryInput['kind'];
-  /** -1: a charge to the account, +1: a credit. */
-  sign: -1 | 1;
-  /** The context field holding the account owner's user id. */
-  userField: string;
-  /** The context field holding the amount in integer cents. */
-  amountField: string;
-  /** The entry's description, followed by the context field that names what it is for. */
-  label: string;
-  nameField: string;
-}
-
-export const ledgerEffects = {
-  chargeAssignFee: { ...moneyFields.chargeAssignFee, kind: 'assign_fee', sign: -1, label: 'Assignment fee', nameField: 'title' },
-  payReward: { ...moneyFields.payReward, kind: 'reward', sign: 1, label: 'Reward', nameField: 'title' },
-  chargeClient: { ...moneyFields.chargeClient, kind: 'service_charge', sign: -1, label: 'Service', nameField: 'serviceName' },
-  creditWorker: { ...moneyFields.creditWorker, kind: 'service_credit', sign: 1, label: 'Service performed', nameField: 'serviceName' },
-} as const satisfies Record<keyof typeof moneyFields, LedgerEffect>;
-
-export type LedgerEffectName = keyof typeof ledgerEffects;
-
 /** A context field that must hold what a ledger entry needs; anything else is a broken issue no retry can fix. */
 function contextField<T>(input: EffectInput, field: string, valid: (value: unknown) => value is T, expected: string): T {
   const value = input.context[field];
@@ -103,8 +80,8 @@ const isCents = (value: unknown): value is number => Number.isSafeInteger(value)
  * Writes a money effect's ledger entry inside the caller's transaction (an issue step), once per effect key.
  * A zero amount (e.g. a 100% commission leaves nothing to credit) writes nothing: the ledger holds no zero entries.
  */
-export async function recordLedgerEffect(tx: Transaction, name: LedgerEffectName, input: EffectInput, timeZone: string): Promise<void> {
-  const effect: LedgerEffect = ledgerEffects[name];
+export async function recordLedgerEffect(tx: Transaction, name: MoneyEffectName, input: EffectInput, timeZone: string): Promise<void> {
+  const effect = moneyEffects[name];
   const amountCents = effect.sign * contextField(input, effect.amountField, isCents, 'integer cents');
   if (amountCents === 0) return;
   const entry: LedgerEntryInput = {

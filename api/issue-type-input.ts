@@ -3,7 +3,7 @@
 // else in the context is server-owned: money fields above all.
 import { z } from 'zod';
 import type { Role } from '../db/schema/auth.js';
-import { isSystemEventType, moneyFields, roleNames } from '../workflows/statechart/catalog.js';
+import { isSystemEventType, moneyEffects, roleNames } from '../workflows/statechart/catalog.js';
 import type { DefinitionError } from '../workflows/statechart/validate.js';
 import { problems, validationProblem } from './problem.js';
 
@@ -119,8 +119,8 @@ export function validateInput(definition: unknown, input: TypeInput | undefined)
   const actions = actionsOf(definition);
   const moneyRead = new Map<string, string>();
   for (const { action } of actions) {
-    if (!Object.hasOwn(moneyFields, action.type as string)) continue;
-    const fields = moneyFields[action.type as keyof typeof moneyFields];
+    if (!Object.hasOwn(moneyEffects, action.type as string)) continue;
+    const fields = moneyEffects[action.type as keyof typeof moneyEffects];
     moneyRead.set(fields.userField, action.type as string).set(fields.amountField, action.type as string);
   }
   for (const [field, effect] of moneyRead) {

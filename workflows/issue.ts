@@ -47,9 +47,12 @@ import {
   isUserEventType,
   notification,
   systemActor,
+  moneyEffects,
   type Actor,
   type EffectInput,
+  type EffectName,
   type IssueEvent,
+  type MoneyEffectName,
   type NotifyParams,
 } from './statechart/catalog.js';
 import { activeStatePaths, allowedEvents, buildMachine, delayedEventsOf, handledEventTypes, restore, start, stateName, step, type StepAction } from './statechart/machine.js';
@@ -82,59 +85,40 @@ const cents = (value: unknown): number => {
   return value as number;
 };
 
-/** How each catalog effect ran on the old path; see workflows/statechart/catalog.ts for their params. */
-const effectRunners: Record<string, EffectRunner> = {
+/** Old path: a money effect as one ledger activity; a zero amount writes nothing, as the ledger holds no zero entries. */
+const recordMoney =
+  (name: MoneyEffectName) =>
+  async ({ key, issueId, context }: EffectInput): Promise<void> => {
+    const effect = moneyEffects[name];
+    const amountCents = effect.sign * cents(context[effect.amountField]);
+    if (amountCents === 0) return;
+    await ledger.recordLedgerEntry({
+      key,
+      userId: userId(context[effect.userField]),
+      kind: effect.kind,
+      amountCents,
+      issueId,
+      description: `${effect.label}: ${String(context[effect.nameField] ?? issueId)}`,
+    });
+  };
+
+/** How each catalog effect ran on the old path: total over the catalog, so a new effect without a runner does not compile. */
+const effectRunners = {
   assignRandomUser: (input) => issueEffects.assignRandomUser(input),
   subscribe: async (input) => void (await issueEffects.subscribe(input)),
   unsubscribe: async (input) => void (await issueEffects.unsubscribe(input)),
-  chargeAssignFee: async ({ key, issueId, context }: EffectInput) =>
-    void (await ledger.recordLedgerEntry({
-      key,
-      userId: userId(context.assigneeId),
-      kind: 'assign_fee',
-      amountCents: -cents(context.assignFeeCents),
-      issueId,
-      description: `Assignment fee: ${String(context.title ?? issueId)}`,
-    })),
-  payReward: async ({ key, issueId, context }: EffectInput) =>
-    void (await ledger.recordLedgerEntry({
-      key,
-      userId: userId(context.assigneeId),
-      kind: 'reward',
-      amountCents: cents(context.rewardCents),
-      issueId,
-      description: `Reward: ${String(context.title ?? issueId)}`,
-    })),
+  chargeAssignFee: recordMoney('chargeAssignFee'),
+  payReward: recordMoney('payReward'),
   describeService: (input) => serviceEffects.describeService(input),
   offerService: (input) => serviceEffects.offerService(input),
   recordReview: (input) => serviceEffects.recordReview(input),
-  chargeClient: async ({ key, issueId, context }: EffectInput) =>
-    void (await ledger.recordLedgerEntry({
-      key,
-      userId: userId(context.clientId),
-      kind: 'service_charge',
-      amountCents: -cents(context.priceCents),
-      issueId,
-      description: `Service: ${String(context.serviceName ?? issueId)}`,
-    })),
-  creditWorker: async ({ key, issueId, context }: EffectInput) => {
-    const credit = cents(context.workerCreditCents);
-    // A 100% commission leaves nothing to credit, and the ledger holds no zero entries.
-    if (credit === 0) return;
-    await ledger.recordLedgerEntry({
-      key,
-      userId: userId(context.assigneeId),
-      kind: 'service_credit',
-      amountCents: credit,
-      issueId,
-      description: `Service performed: ${String(context.serviceName ?? issueId)}`,
-    });
-  },
+  chargeClient: recordMoney('chargeClient'),
+  creditWorker: recordMoney('creditWorker'),
   createInventory: (input) => inventoryEffects.createInventory(input),
   closeInventory: (input) => inventoryEffects.closeInventory(input),
   reopenInventory: (input) => inventoryEffects.reopenInventory(input),
   notify: async (input: EffectInput<NotifyParams>) => void (await notifications.notify(notification(input))),
-};
+} satisfies Record<EffectName, EffectRunner>;
 
 /** Old path: effects whose failure or slowness must not hold up the issue ran beside the next steps. */
 const backgroundEffects = new Set(['notify', 'chargeClient', 'creditWorker']);
@@ -295,8 +279,11 @@ export async function issueWorkflow(input: IssueWorkflowInput): Promise<IssueVie
   };
 
   const runEffect = async (action: Extract<StepAction, { kind: 'effect' }>, key: string): Promise<IssueEvent | void> => {
-    const runner = effectRunners[action.type];
-    if (!runner) return; // `emit` is recorded with the step
+    if (action.type === 'emit') return; // recorded with the step
+    if (!Object.hasOwn(effectRunners, action.type)) {
+      throw ApplicationFailure.create({ type: 'Issue.UnknownEffect', message: `no runner for the effect "${action.type}"`, nonRetryable: true });
+    }
+    const runner: EffectRunner = effectRunners[action.type as EffectName];
     const effectInput: EffectInput = { key, issueId, issueType: type.key, params: resolveParams(stepIssue, action), context: action.context };
     const run = runner(effectInput as never);
     if (!backgroundEffects.has(action.type)) return run;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inventoryType } from '../../db/seed/inventory.js';
 import { serviceRequestType } from '../../db/seed/service-request.js';
 import { taskType } from '../../db/seed/task.js';
-import { effects, isEffect } from '../../workflows/statechart/catalog.js';
+import { effects } from '../../workflows/statechart/catalog.js';
 import { allowedEvents, start, stateName, step } from '../../workflows/statechart/machine.js';
 import { validateDefinition } from '../../workflows/statechart/validate.js';
 import { actor, effectsOf, emitsOf, machineOf, rendered, run, schedulesOf, summary, theEffect } from './statechart-support.js';
@@ -42,7 +42,7 @@ describe.each([
       if (Array.isArray(value)) return value.forEach(walk);
       if (!value || typeof value !== 'object') return;
       const record = value as Record<string, unknown>;
-      if (typeof record.type === 'string' && isEffect(record.type)) asked.add(record.type);
+      if (typeof record.type === 'string' && Object.hasOwn(effects, record.type)) asked.add(record.type);
       if (record.on && typeof record.on === 'object') Object.keys(record.on).forEach((event) => handled.add(event));
       Object.values(record).forEach(walk);
     };

@@ -2,7 +2,7 @@
 // hold (workflows/statechart/expressions.ts).
 import { describe, expect, it } from 'vitest';
 import { contextActions, effects, emitAction, guards } from '../../workflows/statechart/catalog-schemas.js';
-import { isEffect, isSystemEventType, isUserEventType, roleNames, systemActor, type IssueContext, type IssueEvent } from '../../workflows/statechart/catalog.js';
+import { isSystemEventType, isUserEventType, roleNames, systemActor, type IssueContext, type IssueEvent } from '../../workflows/statechart/catalog.js';
 import { badExpressionPaths, resolveExpressions, type ExpressionScope } from '../../workflows/statechart/expressions.js';
 import { actor } from './statechart-support.js';
 
@@ -87,13 +87,6 @@ describe('catalog context actions and effects', () => {
     expect(emitAction.params.safeParse({ name: 'task', version: 1 }).success).toBe(false);
     expect(emitAction.params.safeParse({ name: 'task.Assigned', version: 1 }).success).toBe(false);
     expect(emitAction.params.safeParse({ name: 'service.offer_expired', version: 1 }).success).toBe(true);
-  });
-
-  it('isEffect knows own effect names only', () => {
-    expect(isEffect('notify')).toBe(true);
-    expect(isEffect('set')).toBe(false);
-    expect(isEffect('emit')).toBe(false);
-    expect(isEffect('constructor')).toBe(false);
   });
 
   it.each([

@@ -148,16 +148,33 @@ export interface EmitParams {
   data: Record<string, unknown>;
 }
 
+/** How a money effect moves money: whose account, how much, which way, and how its ledger entry reads. */
+export interface MoneyEffect {
+  /** The context field holding the account owner's user id. */
+  userField: string;
+  /** The context field holding the amount in integer cents. */
+  amountField: string;
+  /** The ledger entry's kind. */
+  kind: 'assign_fee' | 'reward' | 'service_charge' | 'service_credit';
+  /** -1: a charge to the account, +1: a credit. */
+  sign: -1 | 1;
+  /** The entry's description: this label, then the context field that names what it is for. */
+  label: string;
+  nameField: string;
+}
+
 /**
- * The context fields each money effect reads: whose account and how much. They are server-owned: an issue type
- * may not let a starter set them (`input.context`) nor copy event data into them (validate.ts refuses both).
+ * The money effects, one row each. Their user and amount fields are server-owned: an issue type may not let a
+ * starter set them (`input.context`) nor copy event data into them (validate.ts refuses both).
  */
-export const moneyFields = {
-  chargeAssignFee: { userField: 'assigneeId', amountField: 'assignFeeCents' },
-  payReward: { userField: 'assigneeId', amountField: 'rewardCents' },
-  chargeClient: { userField: 'clientId', amountField: 'priceCents' },
-  creditWorker: { userField: 'assigneeId', amountField: 'workerCreditCents' },
-} as const satisfies Partial<Record<keyof typeof effects, { userField: string; amountField: string }>>;
+export const moneyEffects = {
+  chargeAssignFee: { userField: 'assigneeId', amountField: 'assignFeeCents', kind: 'assign_fee', sign: -1, label: 'Assignment fee', nameField: 'title' },
+  payReward: { userField: 'assigneeId', amountField: 'rewardCents', kind: 'reward', sign: 1, label: 'Reward', nameField: 'title' },
+  chargeClient: { userField: 'clientId', amountField: 'priceCents', kind: 'service_charge', sign: -1, label: 'Service', nameField: 'serviceName' },
+  creditWorker: { userField: 'assigneeId', amountField: 'workerCreditCents', kind: 'service_credit', sign: 1, label: 'Service performed', nameField: 'serviceName' },
+} as const satisfies Partial<Record<keyof typeof effects, MoneyEffect>>;
+
+export type MoneyEffectName = keyof typeof moneyEffects;
 
 /**
  * Names a state, event or context field may not take: the properties every JavaScript object inherits
@@ -193,8 +210,6 @@ export function notification({ key, issueId, params, context }: EffectInput<Noti
 export type EffectName = keyof typeof effects;
 export type GuardName = keyof typeof guards;
 export type ContextActionName = keyof typeof contextActions;
-
-export const isEffect = (name: string): name is EffectName => Object.hasOwn(effects, name);
 
 /** What topics deliver: each is published by the product (an inventory started, a worker became available or qualified). */
 export const topicEventTypes = ['inventory.started', 'worker.available', 'worker.qualified'] as const;
