@@ -1,6 +1,6 @@
-// Issue 7: every route × every role against SPEC §6. The routes come from the app itself (Hono's registered routes
+// Every route × every role against who may call it. The routes come from the app itself (Hono's registered routes
 // and the OpenAPI document), so a route served without an entry in `matrix` fails here, named. Entries for routes not
-// served yet (SPEC routes still being built) are simply not exercised until they appear.
+// served are not exercised.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
@@ -42,7 +42,7 @@ const domain: Access = { kind: 'domain' };
 const metricsScraper: Access = { kind: 'metricsToken' };
 const only = (...allowed: Role[]): Access => ({ kind: 'roles', roles: allowed });
 
-/** SPEC §6, one entry per method and path; path parameters are written `{name}`. */
+/** Who may call each route, one entry per method and path; path parameters are written `{name}`. */
 const matrix: Record<string, Entry> = {
   'GET /health': { access: anyone },
   // Prometheus metrics: the scraper's METRICS_TOKEN, not a user's token (test/metrics.test.ts asserts the 200).
@@ -51,7 +51,7 @@ const matrix: Record<string, Entry> = {
   'GET /docs': { access: anyone },
   'GET /docs/scalar.js': { access: anyone },
 
-  // Each caller logs in with the credentials they hold; a deactivated user cannot log in (SPEC §2).
+  // Each caller logs in with the credentials they hold; a deactivated user cannot log in.
   'POST /auth/login': {
     access: anyone,
     body: ({ user }) => ({ email: user!.email, password: user!.password }),
@@ -84,7 +84,7 @@ const matrix: Record<string, Entry> = {
   'GET /issues/{id}/history': { access: domain },
   'GET /issues/{id}/diagram': { access: domain },
 
-  // SPEC 5.1: anyone creates a task; only the assignee completes it.
+  // Anyone creates a task; only the assignee completes it.
   'POST /tasks': { access: signedIn, body: () => ({ title: 'Matrix task' }) },
   'GET /tasks/mine': { access: signedIn },
   'POST /tasks/{id}/complete': { access: domain },
@@ -98,7 +98,7 @@ const matrix: Record<string, Entry> = {
   'POST /inventories/{id}/start': { access: domain },
   'PATCH /inventories/{id}': { access: domain, body: () => ({ lines: [] }) },
 
-  // SPEC 5.3: admins keep the catalog, workers apply, admins decide, clients request.
+  // Admins keep the catalog, workers apply, admins decide, clients request.
   'GET /services': { access: signedIn },
   'GET /services/{id}': { access: signedIn },
   'POST /services': { access: only('admin'), body: () => ({ name: `Matrix service ${randomUUID()}`, priceCents: 2500 }) },
@@ -119,7 +119,7 @@ const matrix: Record<string, Entry> = {
   'POST /service-requests/{id}/review': { access: domain, body: () => ({ rating: 5, comment: 'fine' }) },
   'POST /service-requests/{id}/cancel': { access: domain },
 
-  // SPEC says "worker"; every role has an account (clients are charged for service requests), and each caller sees only their own.
+  // Every role has an account (clients are charged for service requests), and each caller sees only their own.
   'GET /billing/me': { access: signedIn },
   'GET /billing/accounts': { access: only('accountant', 'admin') },
   'GET /billing/days': { access: only('accountant', 'admin') },
@@ -211,7 +211,7 @@ async function call(route: string, entry: Entry, who: Identity): Promise<{ statu
   return { status: response.status, detail: (await response.text()).slice(0, 300) };
 }
 
-describe('authorization matrix (SPEC §6)', () => {
+describe('authorization matrix', () => {
   it('every route the app serves has an entry', () => {
     const missing = served.filter((route) => !entries.has(routeShape(route)));
     expect(missing, `routes without an entry in the authorization matrix: ${missing.join(', ')}`).toEqual([]);

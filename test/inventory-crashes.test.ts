@@ -1,4 +1,4 @@
-// Must-show 3 of issue 4: the worker process is SIGKILLed between every pair of steps of the inventory scenario
+// The worker process is SIGKILLed between every pair of steps of the inventory scenario
 // (return path included) and the scenario still ends with the same domain events, none twice. A trigger in this
 // test's own database announces each committed inventory event, so the worker dies within milliseconds of each
 // step's commit, before or while the next step runs.

@@ -1,4 +1,4 @@
-// Issue 2, must-show 4: malformed requests to the auth and user endpoints are refused with a 4xx
+// Malformed requests to the auth and user endpoints are refused with a 4xx
 // problem+json, never a 5xx, and leave every user row exactly as it was.
 import { randomUUID } from 'node:crypto';
 import { sign } from 'hono/jwt';

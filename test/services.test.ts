@@ -1,4 +1,4 @@
-// Service provisioning over HTTP (SPEC §5.3, seed 002): catalog, applications, a request offered to qualified
+// Service provisioning over HTTP: the catalog, applications, a request offered to qualified
 // workers, performed, billed in the background and reviewed; and what the API refuses on the way.
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

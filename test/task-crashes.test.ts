@@ -1,4 +1,4 @@
-// Must-show 5: the worker process is SIGKILLed every ~2 s while many task lifecycles run concurrently over
+// The worker process is SIGKILLed every ~2 s while many task lifecycles run concurrently over
 // HTTP. Afterwards every task is done exactly as without the crashes: one fee and one reward per task, no
 // duplicate domain event, and every balance is the sum of its entries.
 import { randomUUID } from 'node:crypto';

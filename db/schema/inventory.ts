@@ -1,4 +1,4 @@
-// Inventory context (seed 000): inventory processes and their lines, created → started → closed.
+// Inventory context: inventory processes and their lines, created → started → closed.
 import { sql } from 'drizzle-orm';
 import { check, integer, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 

@@ -1,4 +1,4 @@
-// Services context (seed 002): the catalog of services, workers' applications to perform them, the
+// Services context: the catalog of services, workers' applications to perform them, the
 // qualifications approved applications grant, and clients' reviews of service requests rolled up per worker.
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
