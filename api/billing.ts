@@ -24,7 +24,7 @@ const daysFrom = (from: string, to: string) => Math.round((Date.parse(`${to}T00:
 export const LedgerEntrySchema = z
   .object({
     id: z.number().int(),
-    key: z.string().openapi({ example: 'task:0b6f1c1e-8d7e-4c1a-9a53-4c2f1a7e2b10:assign:1' }),
+    key: z.string().openapi({ example: '0b6f1c1e-8d7e-4c1a-9a53-4c2f1a7e2b10:2:1' }),
     userId: z.uuid(),
     kind: z.enum(ledgerEntryKinds),
     amountCents: z.number().int().openapi({ description: 'Signed: negative takes money from the account.', example: -1500 }),

@@ -27,7 +27,7 @@ import {
 
 
 export interface LedgerEntryInput {
-  /** Unique per entry, e.g. `task:<issueId>:assign:<assignmentNo>`; writing the same key again changes nothing. */
+  /** Unique per entry: an issue step's effect key `<issueId>:<step>:<action index>`, or `payout:<date>:<userId>`; writing the same key again changes nothing. */
   key: string;
   userId: string;
   kind: LedgerEntryKind;
