@@ -1352,7 +1352,7 @@ export interface components {
         };
         LedgerEntry: {
             id: number;
-            /** @example task:0b6f1c1e-8d7e-4c1a-9a53-4c2f1a7e2b10:assign:1 */
+            /** @example 0b6f1c1e-8d7e-4c1a-9a53-4c2f1a7e2b10:2:1 */
             key: string;
             /** Format: uuid */
             userId: string;
