@@ -14,7 +14,7 @@ import { startEmbeddedPostgres } from '../lib/postgres-server.js';
 import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster } from '../lib/temporal-cluster.js';
 import { createNamespace, findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { bundleWorkflows } from '../workers/run.js';
-import { freePort } from '../test/support/ports.js';
+import { freePort } from '../lib/ports.js';
 
 export interface BenchEnv {
   temporalAddress: string;

@@ -24,10 +24,10 @@ import { createUser } from '../db/users.js';
 import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../lib/postgres-server.js';
-import { startServices, type Services } from '../lib/services.js';
+import { startProcess, type AtesProcess } from '../lib/process.js';
 import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster, type TemporalService } from '../lib/temporal-cluster.js';
 import { findTemporalCli, startDevServer, stopChild } from '../lib/temporal-server.js';
-import { freePort } from '../test/support/ports.js';
+import { freePort } from '../lib/ports.js';
 import { bundleWorkflows } from '../workers/run.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ interface Stack {
   databaseUrl: string;
   temporalAddress: string;
   database: Database;
-  services: Services;
+  services: AtesProcess;
   /** The load spreads its requests over these. */
   apiUrls: string[];
   workers: Supervisor;
@@ -216,7 +216,7 @@ async function startStack(scratch: string): Promise<Stack> {
     };
     const config = loadConfig({ ...env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' });
     // On the cluster the API runs as separate processes; this process keeps its clients for the checks.
-    const services = await startServices({
+    const services = await startProcess({
       config,
       databaseUrl: postgres.url,
       temporalAddress: temporal.address,

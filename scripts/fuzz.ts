@@ -15,8 +15,8 @@ import { createUser } from '../db/users.js';
 import { contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, type Resource } from '../lib/runtime.js';
-import { startServices, type Services } from '../lib/services.js';
-import { freePort } from '../test/support/ports.js';
+import { startProcess, type AtesProcess } from '../lib/process.js';
+import { freePort } from '../lib/ports.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 
 /**
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   };
   const log = createLogger(config.logLevel, 'fuzz', config.logFormat);
   const started: Resource<unknown>[] = [];
-  let services: Services | undefined;
+  let services: AtesProcess | undefined;
   try {
     const database = await ensureDatabase(config, log);
     started.push(database);
@@ -106,7 +106,7 @@ async function main(): Promise<number> {
     const db = openDatabase(database.value, { max: 2 });
     started.push({ value: db, stop: () => db.close() });
     await ensureBuiltinIssueTypes(db.db);
-    services = await startServices({
+    services = await startProcess({
       config,
       databaseUrl: database.value,
       temporalAddress: temporal.value.address,

@@ -15,7 +15,7 @@ import { createUser, type PublicUser } from '../db/users.js';
 import { contexts, loadConfig, searchPath } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';
-import { startServices } from '../lib/services.js';
+import { startProcess } from '../lib/process.js';
 import { findTemporalCli, startDevServer } from '../lib/temporal-server.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 import { requestBillingDayClose } from '../activities/billing.js';
@@ -37,7 +37,7 @@ try {
   const config = loadConfig({ PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, JWT_SECRET: 'x'.repeat(32),
     // Webhook retries in seconds, so the recorded subscription gives an event up within the run.
     WEBHOOK_RETRY_INITIAL_INTERVAL: '200ms', WEBHOOK_RETRY_MAX_INTERVAL: '500ms', WEBHOOK_RETRY_GIVE_UP_AFTER: '2s' });
-  const services = await startServices({
+  const services = await startProcess({
     config,
     databaseUrl: postgres.url,
     temporalAddress: temporal.address,

@@ -10,7 +10,7 @@ import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-server.js';
 import { bundleWorkflows, tracedBundlePath } from '../../workers/run.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../lib/ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
