@@ -4,7 +4,7 @@
 // `npm start` and `npm run cluster` reach the same servers through lib/runtime.ts, from the configuration.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -185,4 +185,118 @@ export function spawnService(options: {
   // Whoever awaits `ready` sees its failure; one that never does (its stop came first) must not crash the process.
   ready.catch(() => {});
   return { child, ready, exited, stop: (graceMs) => stopChild(child, graceMs) };
+}
+
+/**
+ * Keeps one service process running (`spawnService`), as a process supervisor would: starts it again
+ * whenever it exits, and `crash` SIGKILLs it on purpose. Its output goes to `logFile`, each start marked.
+ */
+export class SupervisedService {
+  private current?: ServiceProcess;
+  private currentReady = false;
+  private loop?: Promise<void>;
+  private stopping = false;
+  /** The current process was killed by `crash`: its exit is not unexpected. */
+  private crashed = false;
+  kills = 0;
+  /** Exits nobody asked for (e.g. a worker that gave up while Temporal was down), and starts that failed. */
+  unexpectedExits = 0;
+  /** Spawn to ready, per start. */
+  readonly startMs: number[] = [];
+  private readonly log: WriteStream;
+
+  constructor(
+    private readonly options: {
+      name: string;
+      entry: string;
+      env: Record<string, string>;
+      readyPattern: RegExp;
+      /** A process not ready by then (e.g. hung while a server restarts) is stopped and started again. */
+      readyWithinMs: number;
+      logFile: string;
+    },
+  ) {
+    this.log = createWriteStream(options.logFile);
+  }
+
+  /** Starts the process, resolves once it is ready, and from then on starts it again whenever it exits. */
+  async keepRunning(): Promise<void> {
+    const first = await this.startOnce();
+    this.loop = this.supervise(first);
+  }
+
+  /** SIGKILLs the process (once one is running); answers the time until the next one is ready. */
+  async crash(): Promise<number> {
+    await waitUntil(() => this.running() || this.stopping);
+    if (this.stopping) return 0;
+    const began = Date.now();
+    const starts = this.startMs.length;
+    this.crashed = true;
+    this.current!.child.kill('SIGKILL');
+    this.kills++;
+    await waitUntil(() => this.startMs.length > starts || this.stopping);
+    return Date.now() - began;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.current?.stop();
+    await this.loop;
+    await this.current?.stop();
+    this.log.end();
+  }
+
+  private running(): boolean {
+    const child = this.current?.child;
+    return this.currentReady && child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  private async supervise(first: ServiceProcess): Promise<void> {
+    let service: ServiceProcess | undefined = first;
+    while (!this.stopping) {
+      if (!service) {
+        try {
+          service = await this.startOnce();
+        } catch (error) {
+          this.unexpectedExits++;
+          this.write(`--- ${this.options.name} did not come up: ${(error as Error).message}\n`);
+          await sleep(1000);
+          continue;
+        }
+      }
+      await service.exited;
+      service = undefined;
+      if (!this.stopping && !this.crashed) this.unexpectedExits++;
+      this.crashed = false;
+    }
+  }
+
+  private async startOnce(): Promise<ServiceProcess> {
+    const { name, entry, env, readyPattern, readyWithinMs } = this.options;
+    const began = Date.now();
+    const service = spawnService({
+      entry,
+      env,
+      readyPattern,
+      readyWithinMs,
+      stdout: (chunk) => this.write(chunk),
+      stderr: (stream) => stream.on('data', (chunk: Buffer) => this.write(chunk)),
+    });
+    this.current = service;
+    this.currentReady = false;
+    this.write(`--- ${name} ${service.child.pid} starting at ${new Date().toISOString()}\n`);
+    await service.ready;
+    this.currentReady = true;
+    this.startMs.push(Date.now() - began);
+    return service;
+  }
+
+  /** A process's output may still arrive after its exit, and after the log was closed. */
+  private write(chunk: Buffer | string): void {
+    if (!this.log.writableEnded) this.log.write(chunk);
+  }
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(100);
 }
