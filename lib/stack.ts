@@ -19,7 +19,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresServer } from './postgres-s
 import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster, type TemporalCluster } from './temporal-cluster.js';
 import { findTemporalCli, startDevServer, stopChild, type DevServer } from './temporal-server.js';
 
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Project-local tools: the Temporal CLI's venv, the Temporal server's binaries. */
 export const toolsDir = path.join(projectRoot, '.tools');
 
@@ -38,9 +38,9 @@ export interface PostgresServer extends EmbeddedPostgresServer {
   restart(pauseMs?: number): Promise<void>;
 }
 
-/** An embedded PostgreSQL (lib/postgres-server.ts) on a port free now unless `port` is given. */
-export async function startPostgres(options: Omit<Parameters<typeof startEmbeddedPostgres>[0], 'port'> & { port?: number }): Promise<PostgresServer> {
-  const settings = { ...options, port: options.port ?? (await freePort()) };
+/** An embedded PostgreSQL (lib/postgres-server.ts) on a port free now, which it keeps when restarted. */
+export async function startPostgres(options: Omit<Parameters<typeof startEmbeddedPostgres>[0], 'port'>): Promise<PostgresServer> {
+  const settings = { ...options, port: await freePort() };
   let server = await startEmbeddedPostgres(settings);
   return {
     url: server.url,
