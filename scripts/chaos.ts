@@ -168,13 +168,12 @@ async function startStack(scratch: string): Promise<Stack> {
     if (flags.cluster) {
       const [cluster] = await Promise.all([startLocalTemporalCluster({ postgresUrl: postgres.url, logDir: path.join(scratch, 'temporal'), log }), migrated]);
       temporal = cluster;
-      restartTemporal = async (service = 'history') => {
-        const began = Date.now();
-        await cluster.kill(service);
-        await sleep(serverDownMs);
-        await cluster.restart(service);
-        return Date.now() - began;
-      };
+      restartTemporal = (service = 'history') =>
+        timed(async () => {
+          await cluster.kill(service);
+          await sleep(serverDownMs);
+          await cluster.restart(service);
+        });
     } else {
       const [devServer] = await Promise.all([startTemporalDevServer({ who: 'the chaos run', dbFile: path.join(scratch, 'temporal.db'), log }), migrated]);
       temporal = devServer;
