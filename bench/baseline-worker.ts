@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { quietBundlerLogger } from '../lib/logger.js';
 import { baselineActivities } from './baseline-activities.js';
 import { bareTaskQueue } from './baseline-workflow.js';
 
@@ -16,8 +17,7 @@ if (!values.address || !values.namespace) {
 // The SDK's info lines would flood the bench's output.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'baseline-workflow.ts');
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 const connection = await NativeConnection.connect({ address: values.address });
 const worker = await Worker.create({ connection, namespace: values.namespace, taskQueue: bareTaskQueue, workflowBundle, activities: baselineActivities });
 process.on('SIGTERM', () => worker.shutdown());

@@ -1,20 +1,13 @@
 // The servers a bench run needs: PostgreSQL and a Temporal server (embedded child processes under a temp dir,
 // unless the run was pointed at existing ones), a migrated template database, and the product's workflow bundle.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import postgres from 'postgres';
-import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
-import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { startEmbeddedPostgres } from '../lib/postgres-server.js';
-import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster } from '../lib/temporal-cluster.js';
-import { createNamespace, findTemporalCli, startDevServer } from '../lib/temporal-server.js';
-import { bundleWorkflows } from '../workers/run.js';
-import { freePort } from '../test/support/ports.js';
+import { migrateWithBuiltinTypes, scratchFolder, startLocalTemporalCluster, startPostgres, startTemporalDevServer, writeWorkflowBundle } from '../lib/stack.js';
+import { createNamespace } from '../lib/temporal-server.js';
 
 export interface BenchEnv {
   temporalAddress: string;
@@ -36,9 +29,7 @@ export interface BenchEnv {
 /** `cluster`: without `temporalAddress`, a Temporal server of four processes on the bench's PostgreSQL (as `npm run cluster`) instead of the dev server. */
 export async function startBenchEnv(options: { databaseUrl?: string; temporalAddress?: string; cluster?: boolean; log: Logger }): Promise<BenchEnv> {
   const { log } = options;
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ates-bench-'));
-  // The embedded server runs as its own OS user when we are root: it must be able to enter this folder.
-  chmodSync(scratch, 0o755);
+  const scratch = scratchFolder('bench');
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of stops.splice(0).reverse()) await step().catch((error) => log.warn(`bench clean-up: ${String(error)}`));
@@ -52,9 +43,8 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
     } else {
       log.info('starting embedded PostgreSQL');
       // pg_stat_statements: the lifecycle cost case counts the statements and WAL bytes of each database.
-      const server = await startEmbeddedPostgres({
+      const server = await startPostgres({
         dataDir: path.join(scratch, 'pg'),
-        port: await freePort(),
         database: 'postgres',
         persistent: false,
         settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
@@ -81,37 +71,22 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
     created.push(template);
 
     let temporalAddress: string;
-    const migrated = migrateDatabase(urlOf(template)).then(async () => {
-      const database = openDatabase(urlOf(template), { max: 1 });
-      await ensureBuiltinIssueTypes(database.db);
-      await database.close();
-    });
+    const migrated = migrateWithBuiltinTypes(urlOf(template));
     if (options.temporalAddress) {
       temporalAddress = options.temporalAddress;
       await migrated;
     } else if (options.cluster) {
-      const binaries = ensureTemporalServerBinaries(path.resolve('.tools', 'temporal-server', 'bin'), log);
-      await setUpTemporalSchema({ sqlTool: binaries.sqlTool, anyDatabaseUrl: serverUrl, log });
-      log.info('starting a Temporal cluster (frontend, history, matching, worker)');
-      const logDir = path.join(scratch, 'temporal');
-      const [cluster] = await Promise.all([
-        startTemporalCluster({ binaries, postgres: postgresEndpoint(serverUrl), logDir, namespace: 'default', ports: 'free', log }),
-        migrated,
-      ]);
+      const [cluster] = await Promise.all([startLocalTemporalCluster({ postgresUrl: serverUrl, logDir: path.join(scratch, 'temporal'), log }), migrated]);
       stops.push(cluster.stop);
       temporalAddress = cluster.address;
     } else {
-      const cli = findTemporalCli({ cliPath: loadConfig().temporal.cliPath, searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
-      if (!cli) throw new Error('the bench needs the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README), or pass --temporal-address');
       log.info('starting Temporal dev server');
-      const [server] = await Promise.all([startDevServer({ cli, port: await freePort(), uiPort: await freePort(), namespace: 'default', log }), migrated]);
+      const [server] = await Promise.all([startTemporalDevServer({ who: 'the bench', otherwise: ', or pass --temporal-address', log }), migrated]);
       stops.push(server.stop);
       temporalAddress = server.address;
     }
 
-    const bundle = await bundleWorkflows(quietBundlerLogger);
-    const workflowBundlePath = path.join(scratch, 'workflow-bundle.js');
-    writeFileSync(workflowBundlePath, bundle.code);
+    const workflowBundlePath = await writeWorkflowBundle(path.join(scratch, 'workflow-bundle.js'));
 
     return {
       temporalAddress,
@@ -152,5 +127,3 @@ export async function startBenchEnv(options: { databaseUrl?: string; temporalAdd
     throw error;
   }
 }
-
-const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
+import { quietBundlerLogger } from '../lib/logger.js';
 import { createMinimalActivities } from './minimal-activities.js';
 import { minimalTaskQueue } from './minimal-workflow.js';
 
@@ -18,8 +19,7 @@ if (!values.address || !values.namespace || !values['database-url']) {
 // The SDK's info lines would flood the bench's output.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'minimal-workflow.ts');
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 // As many connections as an aTES worker process opens (db/client.ts).
 const sql = postgres(values['database-url'], { max: 10, onnotice: () => {} });
 const connection = await NativeConnection.connect({ address: values.address });

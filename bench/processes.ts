@@ -1,12 +1,10 @@
 // Child processes of the bench (the API, the workers, the baseline worker), each started from its own entry
 // script and stopped with the bench, even when the bench is interrupted.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { searchPath } from '../lib/config.js';
-import { stopChild } from '../lib/temporal-server.js';
+import type { Readable } from 'node:stream';
+import { spawnService } from '../lib/stack.js';
 
 export interface ChildService {
   child: ChildProcess;
@@ -26,8 +24,8 @@ export function killAllChildren(): void {
 }
 
 /**
- * Runs `node --import tsx <script> ...args` with exactly `env` (plus PATH) and waits until its stdout matches
- * `readyPattern`. The output after that is drained and dropped; stderr passes through.
+ * Runs `node --import tsx <script> ...args` (lib/stack.ts `spawnService`) and waits until its stdout matches
+ * `readyPattern`. The output after that is dropped; stderr passes through.
  */
 export async function startChildService(options: {
   script: string;
@@ -36,16 +34,26 @@ export async function startChildService(options: {
   readyPattern: RegExp;
   timeoutMs?: number;
 }): Promise<ChildService> {
-  const { script, args = [], env, readyPattern, timeoutMs = 120_000 } = options;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    env: { PATH: searchPath().join(path.delimiter), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { script, args, env, readyPattern, timeoutMs } = options;
+  const service = spawnService({ entry: script, args, env, readyPattern, readyWithinMs: timeoutMs, stderr: (stream) => passThrough(script, stream) });
+  const { child } = service;
   running.add(child);
-  // Warnings and errors pass through, but a failed bulk query quotes every parameter: at most 2000 characters
-  // a line and 50 lines a second, the rest counted.
+  void service.exited.then(() => running.delete(child));
+  try {
+    return { child, ready: await service.ready, rssBytes: () => rssBytes(child.pid!), stop: () => service.stop() };
+  } catch (error) {
+    await service.stop(2000);
+    throw error;
+  }
+}
+
+/**
+ * A child's warnings and errors pass through, but a failed bulk query quotes every parameter: at most 2000
+ * characters a line and 50 lines a second, the rest counted.
+ */
+function passThrough(script: string, stderr: Readable): void {
   let window = { second: 0, lines: 0, dropped: 0 };
-  createInterface({ input: child.stderr! }).on('line', (line) => {
+  createInterface({ input: stderr }).on('line', (line) => {
     const second = Math.floor(Date.now() / 1000);
     if (second !== window.second) {
       if (window.dropped > 0) process.stderr.write(`[${script}: ${window.dropped} more lines of stderr dropped]\n`);
@@ -54,35 +62,6 @@ export async function startChildService(options: {
     if (++window.lines > 50) window.dropped++;
     else process.stderr.write(`${line.length > 2000 ? `${line.slice(0, 2000)} … (${line.length} characters)` : line}\n`);
   });
-  const exited = once(child, 'exit');
-  void exited.then(() => running.delete(child));
-  let output = '';
-  try {
-    const ready = await new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script} was not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        if (output.length < 20_000) output += chunk.toString();
-        const match = output.match(readyPattern);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match);
-        }
-      });
-      void exited.then(([code, signal]) => {
-        clearTimeout(timer);
-        reject(new Error(`${script} exited early (${code ?? signal}):\n${output}`));
-      });
-    });
-    return {
-      child,
-      ready,
-      rssBytes: () => rssBytes(child.pid!),
-      stop: () => stopChild(child),
-    };
-  } catch (error) {
-    await stopChild(child, 2000);
-    throw error;
-  }
 }
 
 /** VmRSS of a process in bytes. */

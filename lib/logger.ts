@@ -57,3 +57,16 @@ function prettyLogger(level: LogLevel, name: string): Logger {
     error: (m, e, f) => write('error', e ? `${m}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` : m, f),
   };
 }
+
+/**
+ * For the SDK's workflow bundler (webpack): its progress lines would flood a worker's, test's or bench's output;
+ * only its errors are worth showing.
+ */
+export const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string) => console.error(message),
+  log: () => {},
+};

@@ -1,13 +1,13 @@
 // Resolves the database and Temporal for a process: the configured ones, or embedded child processes.
 import path from 'node:path';
 import { ensureFirstAdmin } from '../db/bootstrap.js';
-import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
+import { openDatabase } from '../db/client.js';
 import type { Config } from './config.js';
 import { searchPath } from './config.js';
 import { persistentSecret } from './data-dir.js';
 import type { Logger } from './logger.js';
 import { startEmbeddedPostgres } from './postgres-server.js';
+import { migrateWithBuiltinTypes, toolsDir } from './stack.js';
 import { findTemporalCli, startDevServer, startDownloadedDevServer } from './temporal-server.js';
 
 export interface Resource<T> {
@@ -29,7 +29,6 @@ export async function ensureTemporal(config: Config, log: Logger): Promise<Resou
   const { address, uiUrl, namespace, port, uiPort, cliPath } = config.temporal;
   if (address) return { value: { address, uiUrl }, stop: nothingToStop };
   const dbFile = path.join(config.dataDir, 'temporal.db');
-  const toolsDir = path.resolve('.tools');
   const cli = findTemporalCli({ cliPath, searchPath: searchPath(), toolsDir, log });
   log.info(`starting Temporal dev server${cli ? ` (${cli})` : ' (SDK download)'}, workflows kept in ${dbFile}`);
   const server = cli
@@ -51,15 +50,14 @@ export interface PreparedDatabase {
   passwordSource: string;
 }
 
-/** Applies the migrations, seeds the built-in issue types and creates the first admin, before any aTES process starts. */
+/** Applies the migrations, adds the built-in issue types and creates the first admin, before any aTES process starts. */
 export async function prepareDatabase(config: Config, databaseUrl: string): Promise<PreparedDatabase> {
-  await migrateDatabase(databaseUrl);
+  await migrateWithBuiltinTypes(databaseUrl);
   const adminEmail = config.admin.email ?? 'admin@ates.local';
   const adminPassword = config.admin.password ?? persistentSecret(config.dataDir, 'admin-password').value;
   const db = openDatabase(databaseUrl, { max: 1 });
   try {
     const createdAdmin = await ensureFirstAdmin(db.db, { email: adminEmail, password: adminPassword });
-    await ensureBuiltinIssueTypes(db.db);
     const passwordSource = config.admin.password ? 'ADMIN_PASSWORD' : path.join(config.dataDir, 'admin-password');
     return { adminEmail, adminPassword, createdAdmin, passwordSource };
   } finally {

@@ -3,7 +3,7 @@ import { loadWorkflowBundle } from '../workers/run.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { jwtSecret } from './runtime.js';
-import { startServices } from './services.js';
+import { startProcess } from './process.js';
 import { startTracing } from './tracing.js';
 
 export async function runStandalone(role: { api: boolean; workers: boolean }) {
@@ -16,7 +16,7 @@ export async function runStandalone(role: { api: boolean; workers: boolean }) {
     }
     const log = createLogger(config.logLevel, role.api ? 'api' : `worker:${config.workers.contexts.join(',')}`, config.logFormat);
     const tracing = await startTracing(config, role.api ? 'ates-api' : 'ates-worker');
-    const services = await startServices({
+    const services = await startProcess({
       config,
       databaseUrl,
       temporalAddress,

@@ -8,27 +8,28 @@
 // on the production shape of `npm run cluster` (a Temporal server of four processes on PostgreSQL, two API
 // processes the load alternates between): instead of restarting a dev server it SIGKILLs and restarts the history
 // service, then the matching service, then one API process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { chmodSync, createWriteStream, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { migrateDatabase, openDatabase, type Database } from '../db/client.js';
+import { openDatabase, type Database } from '../db/client.js';
 import { currentBillingDay } from '../db/ledger.js';
 import type { Role } from '../db/schema/auth.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { createUser } from '../db/users.js';
-import { loadConfig, searchPath } from '../lib/config.js';
+import { loadConfig } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../lib/postgres-server.js';
-import { startServices, type Services } from '../lib/services.js';
-import { ensureTemporalServerBinaries, postgresEndpoint, setUpTemporalSchema, startTemporalCluster, type TemporalService } from '../lib/temporal-cluster.js';
-import { findTemporalCli, startDevServer, stopChild } from '../lib/temporal-server.js';
-import { freePort } from '../test/support/ports.js';
-import { bundleWorkflows } from '../workers/run.js';
+import { freePort } from '../lib/ports.js';
+import { startProcess, type AtesProcess } from '../lib/process.js';
+import {
+  migrateWithBuiltinTypes,
+  scratchFolder,
+  SupervisedService,
+  startLocalTemporalCluster,
+  startPostgres,
+  startTemporalDevServer,
+  writeWorkflowBundle,
+} from '../lib/stack.js';
+import type { TemporalService } from '../lib/temporal-cluster.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Run size
@@ -79,9 +80,6 @@ const settleWithinMs = 5 * 60_000;
  */
 const shuffleWithinMs = 15 * 60_000;
 const workerReadyWithinMs = 60_000;
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
-const workerEntry = path.join(projectRoot, 'workers', 'main.ts');
-const apiEntry = path.join(projectRoot, 'api', 'main.ts');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bookkeeping
@@ -144,10 +142,10 @@ interface Stack {
   databaseUrl: string;
   temporalAddress: string;
   database: Database;
-  services: Services;
+  services: AtesProcess;
   /** The load spreads its requests over these. */
   apiUrls: string[];
-  workers: Supervisor;
+  workers: SupervisedService;
   /** Dev server: stops and starts it. Cluster: SIGKILLs one of its services and starts it again. Answers the time it took. */
   restartTemporal(service?: TemporalService): Promise<number>;
   /** Cluster: SIGKILLs the first API process, answers the time until its supervisor has it serving again. */
@@ -159,53 +157,30 @@ interface Stack {
 async function startStack(scratch: string): Promise<Stack> {
   const apiLog = createWriteStream(path.join(scratch, 'api.log'));
   const log = fileLogger(apiLog, 'api');
-  const base = loadConfig();
-  const pgPort = await freePort();
-
-  // Persistent data on fixed ports: a restart finds every row and every workflow where it left them.
-  const postgresOptions = { dataDir: path.join(scratch, 'pg'), port: pgPort, database: 'ates', persistent: true, log };
   const stops: (() => Promise<void>)[] = [];
   try {
-    let postgres: EmbeddedPostgresServer = await startEmbeddedPostgres(postgresOptions);
+    // Persistent data on fixed ports: a restart finds every row and every workflow where it left them.
+    const postgres = await startPostgres({ dataDir: path.join(scratch, 'pg'), database: 'ates', persistent: true, log });
     stops.push(() => postgres.stop());
-    const migrated = migrateDatabase(postgres.url).then(async () => {
-      const seed = openDatabase(postgres.url, { max: 1 });
-      await ensureBuiltinIssueTypes(seed.db);
-      await seed.close();
-    });
+    const migrated = migrateWithBuiltinTypes(postgres.url);
     let temporal: { address: string; stop(): Promise<void> };
     let restartTemporal: Stack['restartTemporal'];
     if (flags.cluster) {
-      const binaries = ensureTemporalServerBinaries(path.join(projectRoot, '.tools', 'temporal-server', 'bin'), log);
-      await setUpTemporalSchema({ sqlTool: binaries.sqlTool, anyDatabaseUrl: postgres.url, log });
-      const [cluster] = await Promise.all([
-        startTemporalCluster({ binaries, postgres: postgresEndpoint(postgres.url), logDir: path.join(scratch, 'temporal'), namespace: 'default', ports: 'free', log }),
-        migrated,
-      ]);
+      const [cluster] = await Promise.all([startLocalTemporalCluster({ postgresUrl: postgres.url, logDir: path.join(scratch, 'temporal'), log }), migrated]);
       temporal = cluster;
-      restartTemporal = async (service = 'history') => {
-        const began = Date.now();
-        await cluster.kill(service);
-        await sleep(serverDownMs);
-        await cluster.restart(service);
-        return Date.now() - began;
-      };
+      restartTemporal = (service = 'history') =>
+        timed(async () => {
+          await cluster.kill(service);
+          await sleep(serverDownMs);
+          await cluster.restart(service);
+        });
     } else {
-      const cli = findTemporalCli({ cliPath: base.temporal.cliPath, searchPath: searchPath(), toolsDir: path.join(projectRoot, '.tools'), log });
-      if (!cli) throw new Error('the chaos run needs the Temporal CLI: set TEMPORAL_CLI_PATH or install python3 (see README)');
-      const temporalOptions = { cli, port: await freePort(), uiPort: await freePort(), namespace: 'default', dbFile: path.join(scratch, 'temporal.db'), log };
-      [temporal] = await Promise.all([startDevServer(temporalOptions), migrated]);
-      restartTemporal = async () => {
-        const began = Date.now();
-        await temporal.stop();
-        await sleep(serverDownMs);
-        temporal = await startDevServer(temporalOptions);
-        return Date.now() - began;
-      };
+      const [devServer] = await Promise.all([startTemporalDevServer({ who: 'the chaos run', dbFile: path.join(scratch, 'temporal.db'), log }), migrated]);
+      temporal = devServer;
+      restartTemporal = () => timed(() => devServer.restart(serverDownMs));
     }
     stops.push(() => temporal.stop());
-    const bundlePath = path.join(scratch, 'workflow-bundle.js');
-    writeFileSync(bundlePath, (await bundleWorkflows(quietBundlerLogger)).code);
+    const bundlePath = await writeWorkflowBundle(path.join(scratch, 'workflow-bundle.js'));
 
     const env = {
       DATABASE_URL: postgres.url,
@@ -216,7 +191,7 @@ async function startStack(scratch: string): Promise<Stack> {
     };
     const config = loadConfig({ ...env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' });
     // On the cluster the API runs as separate processes; this process keeps its clients for the checks.
-    const services = await startServices({
+    const services = await startProcess({
       config,
       databaseUrl: postgres.url,
       temporalAddress: temporal.address,
@@ -229,16 +204,30 @@ async function startStack(scratch: string): Promise<Stack> {
     const database = openDatabase(postgres.url, { max: 4 });
     stops.push(() => database.close());
     // Info: the worker and API processes say they are ready at that level.
-    const workers = new Supervisor('worker', workerEntry, /workers of .* running/, { ...env, LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: bundlePath }, path.join(scratch, 'worker.log'));
+    const workers = new SupervisedService({
+      name: 'worker',
+      entry: 'workers/main.ts',
+      env: { ...env, LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: bundlePath },
+      readyPattern: /workers of .* running/,
+      readyWithinMs: workerReadyWithinMs,
+      logFile: path.join(scratch, 'worker.log'),
+    });
     stops.push(() => workers.stop());
     await workers.keepRunning();
-    const apis: Supervisor[] = [];
+    const apis: SupervisedService[] = [];
     const apiUrls = services.apiUrl ? [services.apiUrl] : [];
     if (flags.cluster) {
       for (let n = 1; n <= clusterApis; n++) {
         // A fixed port: the API started again after a kill answers where the load sends its requests.
         const port = await freePort();
-        const api = new Supervisor(`api ${n}`, apiEntry, /API on http/, { ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) }, path.join(scratch, `api-${n}.log`));
+        const api = new SupervisedService({
+          name: `api ${n}`,
+          entry: 'api/main.ts',
+          env: { ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
+          readyPattern: /API on http/,
+          readyWithinMs: workerReadyWithinMs,
+          logFile: path.join(scratch, `api-${n}.log`),
+        });
         stops.push(() => api.stop());
         await api.keepRunning();
         apis.push(api);
@@ -259,13 +248,7 @@ async function startStack(scratch: string): Promise<Stack> {
         if (!apis[0]) throw new Error('no API process to kill: the API runs in this process');
         return apis[0].crash();
       },
-      async restartPostgres() {
-        const began = Date.now();
-        await postgres.stop();
-        await sleep(serverDownMs);
-        postgres = await startEmbeddedPostgres(postgresOptions);
-        return Date.now() - began;
-      },
+      restartPostgres: () => timed(() => postgres.restart(serverDownMs)),
       async stop() {
         for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => say(`stopping: ${String(error)}`));
         apiLog.end();
@@ -278,151 +261,31 @@ async function startStack(scratch: string): Promise<Stack> {
   }
 }
 
-const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-
-/**
- * Keeps one process running (the worker, `workers/main.ts` with every context; on the cluster also each API
- * process): restarts it whenever it exits, and while `chaos` is on SIGKILLs it 2–6 s after it became ready.
- */
-class Supervisor {
-  private child?: ChildProcess;
-  private loop?: Promise<void>;
-  private stopping = false;
-  /** The current child was killed by `crash`: its exit is not unexpected. */
-  private crashed = false;
-  chaos = false;
-  kills = 0;
-  /** Exits nobody asked for (e.g. the worker gave up while Temporal was down). */
-  unexpectedExits = 0;
-  /** Spawn to ready, per start. */
-  readonly startMs: number[] = [];
-  private readonly log: WriteStream;
-
-  constructor(
-    private readonly name: string,
-    private readonly entry: string,
-    private readonly readyPattern: RegExp,
-    private readonly env: Record<string, string>,
-    logFile: string,
-  ) {
-    this.log = createWriteStream(logFile);
-  }
-
-  /** SIGKILLs the process once; answers the time until the next one is ready. */
-  async crash(): Promise<number> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} is not running`);
-    const began = Date.now();
-    const starts = this.startMs.length;
-    this.crashed = true;
-    child.kill('SIGKILL');
-    this.kills++;
-    await waitUntil(() => this.startMs.length > starts || this.stopping);
-    return Date.now() - began;
-  }
-
-  /** An exit neither `stop` nor `crash` asked for. */
-  private exitedUnasked(): boolean {
-    const asked = this.stopping || this.crashed;
-    this.crashed = false;
-    return !asked;
-  }
-
-  /** A child's output may still arrive after its exit, and after we closed the log. */
-  private write(chunk: Buffer | string): void {
-    if (!this.log.writableEnded) this.log.write(chunk);
-  }
-
-  /** Starts the supervision loop and resolves once the first worker is ready. */
-  async keepRunning(): Promise<void> {
-    const firstReady = this.startOnce();
-    await firstReady;
-    this.loop = this.supervise(firstReady);
-  }
-
-  private async supervise(first: Promise<ChildProcess>): Promise<void> {
-    let current: Promise<ChildProcess> | undefined = first;
-    while (!this.stopping) {
-      let child: ChildProcess;
-      try {
-        child = await (current ?? this.startOnce());
-      } catch (error) {
-        this.unexpectedExits++;
-        this.write(`--- ${this.name} did not come up: ${(error as Error).message}\n`);
-        await sleep(1000);
-        current = undefined;
-        continue;
-      }
-      current = undefined;
-      const exited = once(child, 'exit').then(() => 'exited' as const);
-      const wait = between(killEveryMs.min, killEveryMs.max);
-      const outcome = await Promise.race([exited, sleep(wait).then(() => 'due' as const)]);
-      if (outcome === 'exited') {
-        if (this.exitedUnasked()) this.unexpectedExits++;
-        continue;
-      }
-      if (this.chaos && !this.stopping) {
-        child.kill('SIGKILL');
-        await exited;
-        this.kills++;
-        continue;
-      }
-      // Chaos is off: leave it running until it exits or we stop.
-      const stillRunning = await Promise.race([exited, waitUntil(() => this.chaos || this.stopping)]);
-      if (stillRunning === 'exited') {
-        if (this.exitedUnasked()) this.unexpectedExits++;
-        continue;
-      }
-      if (this.stopping) return;
-      // Chaos turned on again: the next round kills it.
-      current = Promise.resolve(child);
-    }
-  }
-
-  private async startOnce(): Promise<ChildProcess> {
-    const began = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], {
-      cwd: projectRoot,
-      env: { PATH: searchPath().join(path.delimiter), ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.write(`--- ${this.name} ${child.pid} starting at ${new Date().toISOString()}\n`);
-    child.stderr!.on('data', (chunk: Buffer) => this.write(chunk));
-    const exited = once(child, 'exit');
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      // A worker that hangs on its way up (e.g. while a server restarts) is killed and started again.
-      const hung = setTimeout(() => child.kill('SIGKILL'), workerReadyWithinMs);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        this.write(chunk);
-        if (output.length < 20_000) output += chunk.toString();
-        if (this.readyPattern.test(output)) {
-          clearTimeout(hung);
-          resolve();
-        }
-      });
-      void exited.then(([code, signal]) => {
-        clearTimeout(hung);
-        reject(new Error(`exited before it was ready (${code ?? signal})`));
-      });
-    });
-    this.startMs.push(Date.now() - began);
-    return child;
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.child) await stopChild(this.child);
-    await this.loop;
-    if (this.child) await stopChild(this.child);
-    this.log.end();
-  }
+/** How long `action` took, in milliseconds. */
+async function timed(action: () => Promise<void>): Promise<number> {
+  const began = Date.now();
+  await action();
+  return Date.now() - began;
 }
 
-async function waitUntil(condition: () => boolean): Promise<'changed'> {
-  while (!condition()) await sleep(100);
-  return 'changed';
+/** SIGKILLs the process 2–6 s after each time it became ready, until stopped. */
+function keepCrashing(service: SupervisedService): { stop(): Promise<void> } {
+  let stopped!: () => void;
+  const stopping = new Promise<void>((resolve) => (stopped = resolve));
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      await Promise.race([sleep(between(killEveryMs.min, killEveryMs.max)), stopping]);
+      if (on) await service.crash();
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      stopped();
+      await loop;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -822,14 +685,14 @@ async function runLoad(stack: Stack, api: Api, cast: Cast) {
     }
   })();
 
-  stack.workers.chaos = true;
+  const crashing = keepCrashing(stack.workers);
   try {
     await pool(size.concurrency, jobs, () => {});
     await Promise.all([parkedCompleted, ...milestones]);
   } finally {
     loading = false;
     await watcher;
-    stack.workers.chaos = false;
+    await crashing.stop();
     await sampler.stop();
     stats.ledgerSampler = sampler.totals;
     const { samples, skipped, issues, violations: found, sampleMs } = sampler.totals;
@@ -1266,9 +1129,7 @@ function report(stack: Stack, ran: Awaited<ReturnType<typeof runLoad>> | undefin
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ates-chaos-'));
-  // The embedded PostgreSQL runs as its own OS user when we are root: it must be able to enter this folder.
-  chmodSync(scratch, 0o755);
+  const scratch = scratchFolder('chaos');
   say(`chaos run (${flags.short ? 'short' : 'full'}${flags.cluster ? ', Temporal cluster' : ''}): ${size.lifecycles} task lifecycles, ${size.inventories} inventories, concurrency ${size.concurrency}; logs in ${scratch}`);
   let phase = Date.now();
   const endPhase = (name: string) => {

@@ -1,12 +1,12 @@
 // `npm run cluster`: aTES as it runs in production, on one machine and without Docker: PostgreSQL, a Temporal
 // server of four separate services on it (lib/temporal-cluster.ts), two worker processes and two API processes.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { startChildService, type ChildService } from '../bench/processes.js';
 import { ConfigError, inheritedEnvironment, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
+import { toolsDir, writeWorkflowBundle } from '../lib/stack.js';
 import {
   ensureTemporalServerBinaries,
   postgresEndpoint,
@@ -16,7 +16,6 @@ import {
   temporalServices,
   type TemporalCluster,
 } from '../lib/temporal-cluster.js';
-import { bundleWorkflows } from '../workers/run.js';
 
 const startedAt = Date.now();
 let base: Config;
@@ -30,7 +29,6 @@ try {
 // Its own data beside `npm start`'s: the cluster keeps its PostgreSQL, secrets and logs under DATA_DIR/cluster.
 const config: Config = { ...base, dataDir: path.join(base.dataDir, 'cluster') };
 const log = createLogger(config.logLevel, 'cluster', config.logFormat);
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const apiCount = 2;
 const workerCount = 2;
 
@@ -57,7 +55,7 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 try {
-  const binaries = ensureTemporalServerBinaries(path.join(projectRoot, '.tools', 'temporal-server', 'bin'), log);
+  const binaries = ensureTemporalServerBinaries(path.join(toolsDir, 'temporal-server', 'bin'), log);
   const database = await ensureDatabase(config, log);
   started.push(database);
   const databaseUrl = database.value;
@@ -135,11 +133,8 @@ try {
 /** The prebuilt bundle when configured, else one built now into the data directory: each worker loads it instead of bundling on its own. */
 async function workflowBundle(config: Config): Promise<string> {
   if (config.workers.bundlePath) return config.workers.bundlePath;
-  const bundlePath = path.join(config.dataDir, 'workflow-bundle.js');
-  const { code } = await bundleWorkflows();
   mkdirSync(config.dataDir, { recursive: true });
-  writeFileSync(bundlePath, code);
-  return bundlePath;
+  return writeWorkflowBundle(path.join(config.dataDir, 'workflow-bundle.js'));
 }
 
 async function waitUntilHealthy(apiUrl: string, withinMs = 60_000): Promise<void> {

@@ -4,19 +4,18 @@
 // no poison at all.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { migrateDatabase, openDatabase } from '../db/client.js';
+import { openDatabase } from '../db/client.js';
 import { loginThrottles, roles, users, type Role } from '../db/schema/auth.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { createUser } from '../db/users.js';
 import { contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, type Resource } from '../lib/runtime.js';
-import { startServices, type Services } from '../lib/services.js';
-import { freePort } from '../test/support/ports.js';
+import { startProcess, type AtesProcess } from '../lib/process.js';
+import { migrateWithBuiltinTypes, scratchFolder } from '../lib/stack.js';
+import { freePort } from '../lib/ports.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 
 /**
@@ -80,9 +79,7 @@ function runSchemathesis(apiUrl: string, who: string, token: string | undefined,
 
 async function main(): Promise<number> {
   ensureSchemathesis();
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ates-fuzz-'));
-  // The embedded PostgreSQL runs as its own OS user when we are root: it must be able to enter this folder.
-  chmodSync(scratch, 0o755);
+  const scratch = scratchFolder('fuzz');
   const base = loadConfig();
   const config: Config = {
     ...base,
@@ -96,17 +93,16 @@ async function main(): Promise<number> {
   };
   const log = createLogger(config.logLevel, 'fuzz', config.logFormat);
   const started: Resource<unknown>[] = [];
-  let services: Services | undefined;
+  let services: AtesProcess | undefined;
   try {
     const database = await ensureDatabase(config, log);
     started.push(database);
-    await migrateDatabase(database.value);
+    await migrateWithBuiltinTypes(database.value);
     const temporal = await ensureTemporal(config, log);
     started.push(temporal);
     const db = openDatabase(database.value, { max: 2 });
     started.push({ value: db, stop: () => db.close() });
-    await ensureBuiltinIssueTypes(db.db);
-    services = await startServices({
+    services = await startProcess({
       config,
       databaseUrl: database.value,
       temporalAddress: temporal.value.address,

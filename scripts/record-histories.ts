@@ -3,20 +3,17 @@
 // parallel regions that join, a task migrated to the next version of its type (both of its runs and the migration), and
 // a webhook subscription that gives an event up after its retries and delivers the next one.
 // Run it after a deliberate change to a workflow's behaviour: `npm run record-histories`.
-import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { migrateDatabase, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
 import { createUser, type PublicUser } from '../db/users.js';
-import { contexts, loadConfig, searchPath } from '../lib/config.js';
+import { contexts, loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
-import { startEmbeddedPostgres } from '../lib/postgres-server.js';
-import { startServices } from '../lib/services.js';
-import { findTemporalCli, startDevServer } from '../lib/temporal-server.js';
+import { startProcess } from '../lib/process.js';
+import { migrateWithBuiltinTypes, scratchFolder, startPostgres, startTemporalDevServer } from '../lib/stack.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 import { requestBillingDayClose } from '../activities/billing.js';
 import { localDate } from '../workflows/billing-calendar.js';
@@ -26,18 +23,15 @@ import { issueService, type IssueJson } from '../api/issues.js';
 
 const out = path.resolve('test/histories');
 const log = createLogger('warn', 'record');
-const scratch = mkdtempSync(path.join(tmpdir(), 'ates-record-'));
-chmodSync(scratch, 0o755);
-const cli = findTemporalCli({ searchPath: searchPath(), toolsDir: path.resolve('.tools'), log });
-if (!cli) throw new Error('needs the Temporal CLI (see README)');
-const postgres = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg'), port: 54399, persistent: false, log });
-const temporal = await startDevServer({ cli, port: 17399, uiPort: 18399, namespace: 'default', log });
+const scratch = scratchFolder('record');
+const postgres = await startPostgres({ dataDir: path.join(scratch, 'pg'), persistent: false, log });
+const temporal = await startTemporalDevServer({ who: 'recording histories', log });
 try {
-  await migrateDatabase(postgres.url);
+  await migrateWithBuiltinTypes(postgres.url);
   const config = loadConfig({ PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, JWT_SECRET: 'x'.repeat(32),
     // Webhook retries in seconds, so the recorded subscription gives an event up within the run.
     WEBHOOK_RETRY_INITIAL_INTERVAL: '200ms', WEBHOOK_RETRY_MAX_INTERVAL: '500ms', WEBHOOK_RETRY_GIVE_UP_AFTER: '2s' });
-  const services = await startServices({
+  const services = await startProcess({
     config,
     databaseUrl: postgres.url,
     temporalAddress: temporal.address,
@@ -48,7 +42,6 @@ try {
     bundle: await loadWorkflowBundle(path.join(scratch, 'none.js')),
   });
   const { db } = services.deps.database;
-  await ensureBuiltinIssueTypes(db);
   const api = apiAt(services.apiUrl!);
   const people = peopleOf(api, db);
   const manager = await people.signIn('manager', 'M');

@@ -2,7 +2,7 @@
 import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
-import { startServices, type Services } from '../lib/services.js';
+import { startProcess, type AtesProcess } from '../lib/process.js';
 import { startTracing } from '../lib/tracing.js';
 import { loadWorkflowBundle } from '../workers/run.js';
 
@@ -18,7 +18,7 @@ const log = createLogger(config.logLevel, 'ates', config.logFormat);
 // API and workers in one process: one service, `ates` (the scale-out processes are `ates-api` and `ates-worker`).
 const tracing = await startTracing(config, 'ates');
 const started: Resource<unknown>[] = [];
-let services: Services | undefined;
+let services: AtesProcess | undefined;
 let stopping = false;
 
 async function shutdown(signal: string, code = 0) {
@@ -46,7 +46,7 @@ try {
   const temporal = await ensureTemporal(config, log);
   started.push(temporal);
 
-  services = await startServices({
+  services = await startProcess({
     config,
     databaseUrl: database.value,
     temporalAddress: temporal.value.address,

@@ -8,7 +8,6 @@
 // calls go to a second deployment without tracing, to show what tracing itself costs.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -18,8 +17,8 @@ import { startMinimal, type Minimal } from '../bench/minimal.js';
 import { killAllChildren } from '../bench/processes.js';
 import { startProductStack, type ProductStack } from '../bench/stack.js';
 import { createLogger } from '../lib/logger.js';
+import { writeWorkflowBundle } from '../lib/stack.js';
 import { childrenOf, fromOtlpJson, renderTrace, rootsOf, type OtlpTraceRequest, type SpanRecord } from '../test/support/trace-tree.js';
-import { bundleWorkflows, tracedBundlePath } from '../workers/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -98,7 +97,7 @@ try {
   collector = await startCollector();
   env = await startBenchEnv({ databaseUrl: values['database-url'], temporalAddress: values['temporal-address'], log });
   // Workers with tracing on load the traced bundle from beside the plain one.
-  writeFileSync(tracedBundlePath(env.workflowBundlePath), (await bundleWorkflows(undefined, { traced: true })).code);
+  await writeWorkflowBundle(env.workflowBundlePath, { traced: true });
   stack = await startProductStack(env, {
     workers: true,
     // Batches leave every 100 ms rather than every 5 s, so the script need not wait.

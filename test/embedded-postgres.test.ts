@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';
-import { freePort } from './support/ports.js';
+import { freePort } from '../lib/ports.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'ates-pg-password-'));
 // The server runs as its own OS user when we are root: it must be able to enter this folder.

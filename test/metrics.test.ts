@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
-import { freePort } from './support/ports.js';
+import { freePort } from '../lib/ports.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import type { ContextName } from '../lib/config.js';
-import type { Logger } from '../lib/logger.js';
+import { quietBundlerLogger, type Logger } from '../lib/logger.js';
 import type { Tracing } from '../lib/tracing.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
@@ -62,15 +62,6 @@ export async function loadWorkflowBundle(bundlePath = defaultBundlePath, options
   if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
   return bundleWorkflows(undefined, options);
 }
-
-const quietBundlerLogger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: (message: string) => console.error(message),
-  log: () => {},
-};
 
 let runtimeInstalled = false;
 

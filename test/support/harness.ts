@@ -10,7 +10,7 @@ import type { Role } from '../../db/schema/auth.js';
 import { createUser, type PublicUser } from '../../db/users.js';
 import { contexts, loadConfig, type Config, type ContextName } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
-import { startServices, type Services } from '../../lib/services.js';
+import { startProcess, type AtesProcess } from '../../lib/process.js';
 import type { Tracing } from '../../lib/tracing.js';
 import { createNamespace } from '../../lib/temporal-server.js';
 import { installRuntime } from '../../workers/run.js';
@@ -31,7 +31,7 @@ export interface Harness {
   config: Config;
   /** The environment the config was loaded from: a worker process started for this harness gets the same. */
   env: Record<string, string>;
-  services: Services;
+  services: AtesProcess;
   database: Database;
   apiUrl: string;
   namespace: string;
@@ -98,7 +98,7 @@ export async function startHarness(
     ...options.env,
   };
   const config = loadConfig(env);
-  const services = await startServices({
+  const services = await startProcess({
     config,
     databaseUrl,
     temporalAddress,

@@ -1,9 +1,7 @@
 // Runs the workers as a real child process (`workers/main.ts`), so a test can SIGKILL and restart them.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
-import { searchPath } from '../../lib/config.js';
+import type { ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
+import { spawnService } from '../../lib/stack.js';
 import type { Harness } from './harness.js';
 
 export interface WorkerProcess {
@@ -15,38 +13,26 @@ export interface WorkerProcess {
 
 /** `env` adds to (or overrides) the harness's environment, e.g. a setting only the worker process should have. */
 export async function spawnWorkerProcess(h: Harness, contexts?: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  const worker = spawnService({
+    entry: 'workers/main.ts',
     env: {
       ...h.env,
-      PATH: searchPath().join(path.delimiter),
       WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
       LOG_LEVEL: 'info',
       ...(contexts ? { WORKER_CONTEXTS: contexts.join(',') } : {}),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // workers/main.ts says "workers of … running" once every worker has started.
+    readyPattern: /workers of .* running/,
+    stderr: 'inherit',
   });
-  const exited = once(child, 'exit');
-  // workers/main.ts says "workers of … running" once every worker has started.
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/workers of .* running/.test(output)) resolve();
-    });
-    void exited.then(() => reject(new Error(`worker process exited early:\n${output}`)));
-  });
+  await worker.ready;
   return {
-    child,
+    child: worker.child,
     async kill() {
-      child.kill('SIGKILL');
-      await exited;
+      worker.child.kill('SIGKILL');
+      await worker.exited;
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    },
+    stop: () => worker.stop(),
   };
 }

@@ -1,3 +1,4 @@
+// Ports for the servers this project starts on one machine (embedded PostgreSQL, Temporal, APIs of tests and scripts).
 import { createServer } from 'node:net';
 
 /** A TCP port free right now on the loopback interface. */

@@ -12,7 +12,7 @@ import type { Config, ContextName } from './config.js';
 import type { Logger } from './logger.js';
 import type { Tracing } from './tracing.js';
 
-export interface Services {
+export interface AtesProcess {
   deps: ApiDeps;
   /** Base URL of the API when it was started. */
   apiUrl?: string;
@@ -20,7 +20,7 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export async function startServices(options: {
+export async function startProcess(options: {
   config: Config;
   databaseUrl: string;
   temporalAddress: string;
@@ -33,7 +33,7 @@ export async function startServices(options: {
   billingSchedule?: boolean;
   /** The process's tracing (lib/tracing.ts `startTracing`), when it is on; workers then need the traced bundle. */
   tracing?: Tracing;
-}): Promise<Services> {
+}): Promise<AtesProcess> {
   const { config, databaseUrl, temporalAddress, jwtSecret, log, tracing } = options;
   const database = openDatabase(databaseUrl, { max: 20, tracer: tracing?.tracer });
   const connection = await Connection.connect({ address: temporalAddress });
