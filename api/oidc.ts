@@ -21,6 +21,7 @@ const providerTimeoutMs = 5_000;
 const DiscoveryDocument = z.object({
   issuer: z.string(),
   jwks_uri: z.url(),
+  // Needed only by the dashboard's sign-in (api/oidc-sign-in.ts).
   authorization_endpoint: z.url().optional(),
   token_endpoint: z.url().optional(),
 });
@@ -68,12 +69,25 @@ export class IdentityProvider {
     return this.discovery;
   }
 
-  /** The token's verified claims: signed by the provider's key, from its issuer, for aTES's audience, unexpired. */
-  async verify(token: string): Promise<JWTPayload & { sub: string }> {
+  /** The access token's verified claims: signed by the provider's key, from its issuer, for aTES's audience, unexpired. */
+  verify(token: string): Promise<JWTPayload & { sub: string }> {
+    return this.verifyFor(token, this.config.audience, 'the bearer token is invalid or expired');
+  }
+
+  /**
+   * An ID token from the dashboard's sign-in: for the dashboard's client, and answering the sign-in this browser
+   * started (its nonce), so a code and token obtained elsewhere cannot be slipped into this browser's session.
+   */
+  async verifySignIn(idToken: string, clientId: string, nonce: string): Promise<void> {
+    const claims = await this.verifyFor(idToken, clientId, 'the identity provider’s ID token is invalid or expired');
+    if (claims.nonce !== nonce) throw problems.unauthorized('the identity provider’s ID token answers another sign-in (nonce)');
+  }
+
+  private async verifyFor(token: string, audience: string, refusal: string): Promise<JWTPayload & { sub: string }> {
     try {
       const { payload } = await jwtVerify<JWTPayload & { sub: string }>(token, await this.keySet(), {
         issuer: this.config.issuer,
-        audience: this.config.audience,
+        audience,
         algorithms,
         requiredClaims: ['exp', 'sub'],
       });
@@ -83,7 +97,7 @@ export class IdentityProvider {
         this.log.warn(`identity provider ${this.config.issuer}: ${error.message}`);
         throw unavailable();
       }
-      throw problems.unauthorized('the bearer token is invalid or expired');
+      throw problems.unauthorized(refusal);
     }
   }
 
@@ -123,15 +137,23 @@ export class IdentityProvider {
     return parsed.data;
   }
 
-  /** The discovery document, or 503 when the provider cannot be reached. */
-  async endpoints(): Promise<DiscoveryDocument> {
+  /** Where a browser signs in and a code is exchanged; 503 when the provider cannot be reached or names neither. */
+  async endpoints(): Promise<{ authorization: string; token: string }> {
     try {
-      return await this.discover();
+      const { authorization_endpoint: authorization, token_endpoint: token } = await this.discover();
+      if (!authorization || !token) throw new ProviderUnreachableError('the discovery document names no authorization or token endpoint');
+      return { authorization, token };
     } catch (error) {
       if (!(error instanceof ProviderUnreachableError)) throw error;
       this.log.warn(`identity provider ${this.config.issuer}: ${error.message}`);
       throw unavailable();
     }
+  }
+
+  /** The provider is out of reach for the request under way: logged, and answered 503. */
+  unreachable(reason: string): ProblemError {
+    this.log.warn(`identity provider ${this.config.issuer}: ${reason}`);
+    return unavailable();
   }
 }
 

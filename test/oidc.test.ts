@@ -80,17 +80,23 @@ async function clientCredentials(clientId: string, resource = apiAudience): Prom
 /** A browser's cookies, by name: enough for one sign-in across the provider and the API (both on 127.0.0.1). */
 type CookieJar = Map<string, string>;
 
+const cookieHeader = (jar: CookieJar) => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+
+function keepCookies(jar: CookieJar, response: Response): void {
+  for (const cookie of response.headers.getSetCookie()) {
+    const [pair = ''] = cookie.split(';');
+    const cut = pair.indexOf('=');
+    jar.set(pair.slice(0, cut), pair.slice(cut + 1));
+  }
+}
+
 /** Follows redirects as a browser would, until `until` says the address is the one wanted. */
 async function follow(url: string, jar: CookieJar, until: (url: URL) => boolean): Promise<URL> {
   let at = new URL(url);
   for (let hops = 0; hops < 15; hops++) {
     if (until(at)) return at;
-    const response = await fetch(at, { redirect: 'manual', headers: { Cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') } });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const cut = pair.indexOf('=');
-      jar.set(pair.slice(0, cut), pair.slice(cut + 1));
-    }
+    const response = await fetch(at, { redirect: 'manual', headers: { Cookie: cookieHeader(jar) } });
+    keepCookies(jar, response);
     const location = response.headers.get('location');
     if (!location) throw new Error(`${response.status} at ${at.href} without a redirect: ${await response.text()}`);
     at = new URL(location, at);
@@ -309,6 +315,73 @@ describe('provider tokens', () => {
     } finally {
       configureProvider([firstKey]);
     }
+  });
+});
+
+describe('the dashboard signs in through the provider', () => {
+  it('from /auth/oidc/login to the callback: a session cookie holding a token the API takes, and back to returnTo', async () => {
+    const email = `grace-${randomUUID().slice(0, 8)}@company.example`;
+    const accountId = person({ name: 'Grace Popug', email, roles: ['worker'] });
+    configureProvider([firstKey]);
+    op.signInAs(accountId);
+    const jar: CookieJar = new Map();
+    const landed = await follow(`${h.apiUrl}/auth/oidc/login?returnTo=${encodeURIComponent('/dashboard/tasks?view=mine')}`, jar, (url) =>
+      url.href.startsWith(`${h.apiUrl}/dashboard`),
+    );
+    expect(landed.href).toBe(`${h.apiUrl}/dashboard/tasks?view=mine`);
+    const session = jar.get('ates_session');
+    expect(session).toBeTruthy();
+    const me = await h.request('GET', '/me', { token: session });
+    expect(me.status, JSON.stringify(me.body)).toBe(200);
+    expect(me.body).toMatchObject({ name: 'Grace Popug', email, role: 'worker' });
+  });
+
+  it('sets the session cookie HttpOnly and SameSite=Lax, and keeps the sign-in cookie to the sign-in paths', async () => {
+    const accountId = person({ name: 'Cookie Popug', roles: ['client'] });
+    configureProvider([firstKey]);
+    op.signInAs(accountId);
+    const login = await fetch(`${h.apiUrl}/auth/oidc/login`, { redirect: 'manual' });
+    expect(login.status).toBe(302);
+    const [signInCookie] = login.headers.getSetCookie();
+    expect(signInCookie).toMatch(/HttpOnly/);
+    expect(signInCookie).toMatch(/Path=\/auth\/oidc/);
+    const to = new URL(login.headers.get('location')!);
+    expect(to.origin).toBe(op.issuer);
+    expect(Object.fromEntries(to.searchParams)).toMatchObject({
+      client_id: dashboardClient,
+      response_type: 'code',
+      code_challenge_method: 'S256',
+      redirect_uri: `${h.apiUrl}/auth/oidc/callback`,
+      state: expect.any(String),
+      nonce: expect.any(String),
+    });
+    const jar: CookieJar = new Map();
+    keepCookies(jar, login);
+    const back = await follow(to.href, jar, (url) => url.pathname === '/auth/oidc/callback');
+    const callback = await fetch(back, { redirect: 'manual', headers: { Cookie: cookieHeader(jar) } });
+    expect(callback.status, await callback.clone().text()).toBe(302);
+    expect(callback.headers.get('location')).toBe('/dashboard');
+    const session = callback.headers.getSetCookie().find((cookie) => cookie.startsWith('ates_session='));
+    expect(session).toMatch(/HttpOnly/);
+    expect(session).toMatch(/SameSite=Lax/);
+    expect(session).toMatch(/Max-Age=\d+/);
+  });
+
+  it('redirects only to a path on this site', async () => {
+    for (const returnTo of ['https://evil.example/', '//evil.example/dashboard', '/\\evil.example', 'dashboard']) {
+      const res = await h.request('GET', `/auth/oidc/login?returnTo=${encodeURIComponent(returnTo)}`);
+      expectProblem(res, 422);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['query.returnTo']);
+    }
+  });
+
+  it('refuses a callback this browser did not start, or whose state differs', async () => {
+    expectProblem(await h.request('GET', '/auth/oidc/callback?code=abc&state=xyz'), 400);
+    const login = await fetch(`${h.apiUrl}/auth/oidc/login`, { redirect: 'manual' });
+    const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+    const res = await h.request('GET', '/auth/oidc/callback?code=abc&state=not-the-state', { headers: { Cookie: cookie } });
+    expectProblem(res, 400);
+    expect(res.body.errors).toEqual([{ field: 'query.state', message: expect.any(String) }]);
   });
 });
 

@@ -80,6 +80,7 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
             },
           },
         },
+        ttl: { AccessToken: 600, ClientCredentials: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Grant: 600, Session: 600 },
         interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
         findAccount: (_ctx, id) =>
           accounts[id] ? { accountId: id, claims: () => ({ sub: id, name: accounts[id]!.name, email: accounts[id]!.email }) } : undefined,
