@@ -4,7 +4,7 @@
 // foreign or role-less tokens, deactivated users and an unreachable provider are refused.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { SignJWT, importJWK, type JWK } from 'jose';
+import { SignJWT, decodeJwt, importJWK, type JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySetRefetchCooldownMs } from '../api/oidc.js';
@@ -225,6 +225,8 @@ describe('provider tokens', () => {
     const clientId = service(['worker']);
     configureProvider([firstKey]);
     const token = await clientCredentials(clientId, shortLivedResource);
+    const { iat, exp } = decodeJwt(token);
+    expect(exp! - iat!).toBe(1);
     await sleep(2_100);
     expectProblem(await h.request('GET', '/me', { token }), 401);
   });

@@ -80,7 +80,16 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
             },
           },
         },
-        ttl: { AccessToken: 600, ClientCredentials: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Grant: 600, Session: 600 },
+        // Access tokens live as long as their resource says (one second for `shortLivedResource`).
+        ttl: {
+          AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+          ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+          AuthorizationCode: 60,
+          IdToken: 600,
+          Interaction: 600,
+          Grant: 600,
+          Session: 600,
+        },
         interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
         findAccount: (_ctx, id) =>
           accounts[id] ? { accountId: id, claims: () => ({ sub: id, name: accounts[id]!.name, email: accounts[id]!.email }) } : undefined,
