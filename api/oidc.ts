@@ -112,7 +112,7 @@ export class IdentityProvider {
         return await remote(header, token);
       } catch (error) {
         if (badKey.some((kind) => error instanceof kind)) throw error;
-        throw new ProviderUnreachableError(`the key set cannot be fetched: ${describe(error)}`, { cause: error });
+        throw new ProviderUnreachableError(`the key set cannot be fetched: ${describeError(error)}`, { cause: error });
       }
     };
     return this.keys;
@@ -126,7 +126,7 @@ export class IdentityProvider {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       body = await response.json();
     } catch (error) {
-      throw new ProviderUnreachableError(`the discovery document ${url} cannot be fetched: ${describe(error)}`, { cause: error });
+      throw new ProviderUnreachableError(`the discovery document ${url} cannot be fetched: ${describeError(error)}`, { cause: error });
     }
     const parsed = DiscoveryDocument.safeParse(body);
     if (!parsed.success) throw new ProviderUnreachableError(`the discovery document ${url} is malformed: ${parsed.error.message}`);
@@ -157,7 +157,7 @@ export class IdentityProvider {
   }
 }
 
-const describe = (error: unknown): string => {
+const describeError = (error: unknown): string => {
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
   return `${error instanceof Error ? error.message : String(error)}${cause}`;
 };

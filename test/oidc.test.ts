@@ -8,6 +8,7 @@ import { SignJWT, decodeJwt, importJWK, type JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySetRefetchCooldownMs } from '../api/oidc.js';
+import { ensureFirstAdmin } from '../db/bootstrap.js';
 import { users } from '../db/schema/auth.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';
@@ -413,5 +414,13 @@ describe('a provider down from the start', () => {
     expect(res.headers.get('retry-after')).toBe('5');
     const worker = await api.user('worker');
     expect((await api.request('GET', '/me', { token: worker.token })).status).toBe(200);
+  });
+
+  it('will not make a provider user the first admin with a password (no active admin here)', async () => {
+    const email = `provider-held-${randomUUID().slice(0, 8)}@company.example`;
+    await api.database.db.insert(users).values({ name: 'Held', email, role: 'worker', oidcIssuer: down.issuer, oidcSubject: randomUUID() });
+    await expect(ensureFirstAdmin(api.database.db, { email, password: 'a long enough password' })).rejects.toThrow(/ADMIN_EMAIL/);
+    const [held] = await api.database.db.select().from(users).where(eq(users.email, email));
+    expect(held).toMatchObject({ role: 'worker', passwordHash: null });
   });
 });
