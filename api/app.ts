@@ -125,7 +125,12 @@ export function createApp(deps: ApiDeps) {
   for (const router of routers) app.route('/', router(deps));
   documentFrameworkResponses(app);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'The token of `POST /auth/login`, or, with `OIDC_ISSUER` set, an access token of that identity provider.',
+  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', {
     type: 'http',
     scheme: 'bearer',

@@ -25,10 +25,10 @@ const DiscoveryDocument = z.object({
   authorization_endpoint: z.url().optional(),
   token_endpoint: z.url().optional(),
 });
-export type DiscoveryDocument = z.infer<typeof DiscoveryDocument>;
+type DiscoveryDocument = z.infer<typeof DiscoveryDocument>;
 
 /** The discovery document or the key set cannot be had: answered 503, the request may be retried. */
-export class ProviderUnreachableError extends Error {
+class ProviderUnreachableError extends Error {
   override name = 'ProviderUnreachableError';
 }
 
@@ -61,7 +61,7 @@ export class IdentityProvider {
   }
 
   /** The discovery document; a failed fetch is not kept, so the next request tries again. */
-  discover(): Promise<DiscoveryDocument> {
+  private discover(): Promise<DiscoveryDocument> {
     this.discovery ??= this.fetchDiscovery().catch((error: unknown) => {
       this.discovery = undefined;
       throw error;
