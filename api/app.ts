@@ -17,6 +17,7 @@ import { issueMigrationRoutes } from './issue-migrations.js';
 import { issueRoutes } from './issues.js';
 import { metricsRoutes, recordRequests } from './metrics.js';
 import { notificationRoutes } from './notifications.js';
+import { oidcSignInRoutes } from './oidc-sign-in.js';
 import { documentRoutes } from './openapi.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
 import { serviceRoutes } from './services.js';
@@ -25,7 +26,7 @@ import { webhookRoutes } from './webhooks.js';
 import { traceRequests } from './tracing.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, metricsRoutes, authRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
+export const routers = [healthRoutes, metricsRoutes, authRoutes, oidcSignInRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which
@@ -78,12 +79,12 @@ const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
  * The methods each registered path answers, found with the app's own path matching: a request whose path
  * matches a route but whose method matches none gets 405 with `Allow`, not the 404 of an unknown path. HEAD is
  * answered wherever GET is. Middleware (registered for every method) is not a route and allows nothing, nor
- * does a route that documents no successful answer: it is there to refuse (`DELETE /users/{id}`).
+ * does a route that documents no successful answer (2xx, or a redirect): it is there to refuse (`DELETE /users/{id}`).
  */
 function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
   const refusals = new Set(
     app.openAPIRegistry.definitions.flatMap((definition) =>
-      definition.type === 'route' && !Object.keys(definition.route.responses).some((status) => status.startsWith('2'))
+      definition.type === 'route' && !Object.keys(definition.route.responses).some((status) => /^(2|30[23])/.test(status))
         ? [`${definition.route.method.toUpperCase()} ${definition.route.path.replace(/\{(\w+)\}/g, ':$1')}`]
         : [],
     ),
@@ -124,7 +125,12 @@ export function createApp(deps: ApiDeps) {
   for (const router of routers) app.route('/', router(deps));
   documentFrameworkResponses(app);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'The token of `POST /auth/login`, or, with `OIDC_ISSUER` set, an access token of that identity provider.',
+  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', {
     type: 'http',
     scheme: 'bearer',

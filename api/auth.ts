@@ -126,7 +126,8 @@ export function authRoutes(deps: ApiDeps) {
       const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
       // The same answer, after the same work, for an unknown e-mail, a wrong password and a deactivated user:
       // neither the message nor the time tells which accounts exist.
-      const passwordMatches = user ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
+      // A user of the identity provider has no local password: refused like an unknown e-mail.
+      const passwordMatches = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
       if (!user || !passwordMatches || user.status !== 'active') {
         // The attempt is counted already; the failure that started a block answers like the attempts it blocks.
         throw attempt.blocksForSeconds > 0 ? throttled(attempt.blocksForSeconds) : problems.unauthorized('wrong e-mail or password');

@@ -5,6 +5,7 @@ import { sign, verify } from 'hono/jwt';
 import { users, type Role } from '../db/schema/auth.js';
 import { toPublicUser, type PublicUser } from '../db/users.js';
 import type { ApiDeps, AppEnv } from './deps.js';
+import { identityProvider, userFromProviderToken } from './oidc.js';
 import { problems } from './problem.js';
 
 export async function issueToken(deps: ApiDeps, user: PublicUser): Promise<string> {
@@ -18,8 +19,12 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /**
  * The active user a token stands for. The token is verified and the user re-read, so a deactivated user's old
  * tokens stop working at once. The bearer header and the dashboard's session cookie both come through here.
+ * A token whose issuer is the configured identity provider is the provider's to verify (api/oidc.ts); any other is
+ * one of the API's own.
  */
 export async function userFromToken(deps: ApiDeps, token: string): Promise<PublicUser> {
+  const provider = identityProvider(deps);
+  if (provider?.issued(token)) return userFromProviderToken(deps, provider, token);
   let subject: unknown;
   try {
     subject = (await verify(token, deps.jwtSecret, 'HS256')).sub;

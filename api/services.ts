@@ -3,7 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { publishToTopic } from '../activities/issues.js';
-import { transaction, type Tx } from '../db/client.js';
+import { isUniqueViolation, transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { issues } from '../db/schema/issues.js';
@@ -111,11 +111,6 @@ const applicationJson = (row: WorkerApplicationRow, serviceIds: string[]) => ({
   createdAt: row.createdAt.toISOString(),
 });
 
-/** PostgreSQL's unique_violation, wherever the driver or drizzle wrapped it. */
-const isUniqueViolation = (error: unknown): boolean => {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) if ((e as { code?: unknown }).code === '23505') return true;
-  return false;
-};
 const nameTaken = (name: string) => problems.conflict(`a service named "${name}" exists`, 'service-name-taken');
 
 export function serviceRoutes(deps: ApiDeps) {

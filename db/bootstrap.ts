@@ -18,10 +18,14 @@ export async function ensureFirstAdmin(db: Db, admin: { email: string; password:
     .limit(1);
   if (active) return false;
   const email = admin.email.toLowerCase();
-  const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, email));
+  const [existing] = await db.select({ id: users.id, oidcSubject: users.oidcSubject }).from(users).where(eq(users.email, email));
   if (!existing) {
     await createUser(db, { name: 'Administrator', email, role: 'admin', password: admin.password });
     return true;
+  }
+  // The first admin logs in with ADMIN_PASSWORD; a user of the identity provider has no password and never gets one.
+  if (existing.oidcSubject !== null) {
+    throw new Error(`ADMIN_EMAIL ${email} is the e-mail of a user of the identity provider, who signs in there only: set ADMIN_EMAIL to another address`);
   }
   const passwordHash = await hashPassword(admin.password);
   await transaction(db, 'users.first-admin', async (tx) => {

@@ -135,3 +135,9 @@ export async function migrateDatabase(url: string): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 }
+
+/** PostgreSQL's unique_violation, wherever the driver or drizzle wrapped it. */
+export const isUniqueViolation = (error: unknown): boolean => {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if ((e as { code?: unknown }).code === '23505') return true;
+  return false;
+};

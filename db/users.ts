@@ -1,12 +1,13 @@
+import { createHash } from 'node:crypto';
 import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../lib/password.js';
-import { transaction, type Db, type Tx } from './client.js';
+import { isUniqueViolation, transaction, type Db, type Tx } from './client.js';
 import { appendEvent } from './events.js';
 import { users, type Role, type UserRow, type UserStatus } from './schema/auth.js';
 
-export type PublicUser = Omit<UserRow, 'passwordHash'>;
+export type PublicUser = Omit<UserRow, 'passwordHash' | 'oidcIssuer' | 'oidcSubject'>;
 
-export const toPublicUser = ({ passwordHash: _, ...user }: UserRow): PublicUser => user;
+export const toPublicUser = ({ passwordHash: _, oidcIssuer: _issuer, oidcSubject: _subject, ...user }: UserRow): PublicUser => user;
 
 export const userEventData = (user: UserRow) => ({ id: user.id, name: user.name, email: user.email, role: user.role, status: user.status });
 
@@ -66,5 +67,65 @@ export async function updateUser(
     if (!user) return undefined;
     await appendEvent(tx, { name: 'user.updated', version: 1, producer: 'auth', data: userEventData(user) });
     return toPublicUser(user);
+  });
+}
+
+/** Who a verified token of the identity provider says the caller is. */
+export interface ProviderIdentity {
+  issuer: string;
+  subject: string;
+  role: Role;
+  name?: string;
+  email?: string;
+}
+
+/**
+ * The user a provider identity stands for, created on first sight with the same `user.created` event a local user
+ * gets. Found by issuer and subject only, never by e-mail: a token naming a local user's e-mail gets a user of its
+ * own, so the provider can never take over a local account. The role follows the provider's on every token
+ * (`user.updated` when it changes), so an admin's role change to a provider user lasts until their next request.
+ */
+export async function providerUser(db: Db, identity: ProviderIdentity): Promise<PublicUser> {
+  const user = (await findProviderUser(db, identity)) ?? (await createProviderUser(db, identity));
+  if (user.role === identity.role || user.status !== 'active') return toPublicUser(user);
+  return (await updateUser(db, user.id, { role: identity.role }))!;
+}
+
+async function findProviderUser(db: Tx, { issuer, subject }: ProviderIdentity): Promise<UserRow | undefined> {
+  const [user] = await db.select().from(users).where(and(eq(users.oidcIssuer, issuer), eq(users.oidcSubject, subject)));
+  return user;
+}
+
+/**
+ * The token's e-mail when no other user holds it; otherwise, or without one, an address under `.invalid` (a
+ * top-level domain that never resolves), unique to the identity, since every user has an e-mail.
+ */
+async function createProviderUser(db: Db, identity: ProviderIdentity): Promise<UserRow> {
+  const digest = createHash('sha256').update(`${identity.issuer}\n${identity.subject}`).digest('hex').slice(0, 32);
+  const placeholder = `provider-${digest}@ates.invalid`;
+  const email = identity.email?.toLowerCase() ?? placeholder;
+  try {
+    return await insertProviderUser(db, identity, email);
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    // Either another request with the same identity inserted it a moment before (its e-mail index entry can clash
+    // before the identity's does), or the e-mail is another user's.
+    return (await findProviderUser(db, identity)) ?? (await insertProviderUser(db, identity, placeholder));
+  }
+}
+
+function insertProviderUser(db: Db, identity: ProviderIdentity, email: string): Promise<UserRow> {
+  return transaction(db, 'users.create-from-provider', async (tx) => {
+    const [user] = await tx
+      .insert(users)
+      .values({ name: identity.name ?? identity.subject, email, role: identity.role, oidcIssuer: identity.issuer, oidcSubject: identity.subject })
+      .onConflictDoNothing({ target: [users.oidcIssuer, users.oidcSubject] })
+      .returning();
+    if (!user) {
+      // A concurrent first request created it; the conflict was found once that one committed, so it is visible now.
+      return (await findProviderUser(tx, identity))!;
+    }
+    await appendEvent(tx, { name: 'user.created', version: 1, producer: 'auth', data: userEventData(user) });
+    return user;
   });
 }

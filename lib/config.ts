@@ -87,6 +87,12 @@ const envSchema = z.object({
       .optional(),
   ),
 
+  // Sign-in through an OpenID Connect provider, beside local users; unset issuer: local users only.
+  OIDC_ISSUER: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  OIDC_AUDIENCE: optionalString,
+  OIDC_ROLES_CLAIM: z.string().trim().min(1).default('roles'),
+  OIDC_CLIENT_ID: optionalString,
+
   // OpenTelemetry's own variable: the OTLP/HTTP collector's base URL (traces go to <url>/v1/traces); unset, no tracing.
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
@@ -144,6 +150,19 @@ export interface Config {
   webhooks: { retry: WebhookRetrySchedule };
   /** Where spans are exported (OTLP over HTTP); unset: no tracing is installed at all. */
   tracing: { otlpEndpoint?: string };
+  /** The OpenID Connect provider whose access tokens the API accepts beside its own; unset: local users only. */
+  oidc?: OidcConfig;
+}
+
+export interface OidcConfig {
+  /** Exactly as the provider's tokens carry it in `iss`. */
+  issuer: string;
+  /** The `aud` a token must carry to be accepted here. */
+  audience: string;
+  /** The claim holding the aTES role names: a top-level name, or a dotted path into nested objects. */
+  rolesClaim: string;
+  /** A public client (no secret) the dashboard signs in through; unset: no dashboard sign-in through the provider. */
+  clientId?: string;
 }
 
 /** How a webhook event that fails is retried, in milliseconds: doubling from `initialIntervalMs`, at most `maximumIntervalMs` apart, given up `giveUpAfterMs` after its first failure. */
@@ -167,6 +186,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.WEBHOOK_RETRY_GIVE_UP_AFTER <= e.WEBHOOK_RETRY_INITIAL_INTERVAL) {
     throw new ConfigError('Invalid configuration:\n  WEBHOOK_RETRY_GIVE_UP_AFTER: must be longer than WEBHOOK_RETRY_INITIAL_INTERVAL');
+  }
+  // A provider's tokens are for many services: without the audience, one meant for another would be taken here.
+  if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) {
+    throw new ConfigError('Invalid configuration:\n  OIDC_AUDIENCE: required with OIDC_ISSUER (the audience its access tokens carry for aTES)');
   }
   return {
     http: { host: e.HOST, port: e.PORT },
@@ -203,6 +226,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     },
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
+    ...(e.OIDC_ISSUER && e.OIDC_AUDIENCE
+      ? { oidc: { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, rolesClaim: e.OIDC_ROLES_CLAIM, clientId: e.OIDC_CLIENT_ID } }
+      : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const roles = ['admin', 'manager', 'accountant', 'worker', 'reviewer', 'client'] as const;
 export type Role = (typeof roles)[number];
@@ -17,13 +17,25 @@ export const users = pgTable(
     email: text('email').notNull().unique(),
     role: roleEnum('role').notNull(),
     status: userStatusEnum('status').notNull().default('active'),
-    // scrypt$N$r$p$salt$hash, see lib/password.ts
-    passwordHash: text('password_hash').notNull(),
+    // scrypt$N$r$p$salt$hash, see lib/password.ts; null for a user of the identity provider, who has no local password.
+    passwordHash: text('password_hash'),
+    // A user of the identity provider: its issuer and the token's `sub` there (both null for a local user).
+    oidcIssuer: text('oidc_issuer'),
+    oidcSubject: text('oidc_subject'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  // Random assignment picks among active users of a role.
-  (t) => [index('users_active_role_idx').on(t.role).where(sql`${t.status} = 'active'`)],
+  (t) => [
+    // Random assignment picks among active users of a role.
+    index('users_active_role_idx').on(t.role).where(sql`${t.status} = 'active'`),
+    // One user per provider identity, however many first requests arrive at once.
+    uniqueIndex('users_oidc_identity_idx').on(t.oidcIssuer, t.oidcSubject),
+    // Every user signs in one way: a local password, or the provider.
+    check(
+      'users_sign_in_check',
+      sql`(${t.oidcIssuer} is null) = (${t.oidcSubject} is null) and (${t.passwordHash} is null) = (${t.oidcSubject} is not null)`,
+    ),
+  ],
 );
 
 export type UserRow = typeof users.$inferSelect;

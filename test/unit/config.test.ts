@@ -54,6 +54,21 @@ describe('loadConfig', () => {
     expect(configError({ WEBHOOK_RETRY_INITIAL_INTERVAL: '1h', WEBHOOK_RETRY_GIVE_UP_AFTER: '30m' }).message).toMatch(naming('WEBHOOK_RETRY_GIVE_UP_AFTER'));
   });
 
+  it('reads the identity provider settings: none by default, the audience required with an issuer', () => {
+    expect(loadConfig({}).oidc).toBeUndefined();
+    expect(loadConfig({ OIDC_ISSUER: 'https://id.example/realms/ates', OIDC_AUDIENCE: 'ates' }).oidc).toEqual({
+      issuer: 'https://id.example/realms/ates',
+      audience: 'ates',
+      rolesClaim: 'roles',
+      clientId: undefined,
+    });
+    expect(
+      loadConfig({ OIDC_ISSUER: 'https://tenant.auth0.com/', OIDC_AUDIENCE: 'https://ates.example/api', OIDC_ROLES_CLAIM: 'https://ates.example/roles', OIDC_CLIENT_ID: 'dash' }).oidc,
+    ).toEqual({ issuer: 'https://tenant.auth0.com/', audience: 'https://ates.example/api', rolesClaim: 'https://ates.example/roles', clientId: 'dash' });
+    expect(configError({ OIDC_ISSUER: 'https://id.example' }).message).toMatch(naming('OIDC_AUDIENCE'));
+    expect(configError({ OIDC_ISSUER: 'id.example', OIDC_AUDIENCE: 'ates' }).message).toMatch(naming('OIDC_ISSUER'));
+  });
+
   it('reads the metrics settings', () => {
     const config = loadConfig({ METRICS_TOKEN: 'm'.repeat(32), WORKER_METRICS_ADDRESS: '0.0.0.0:9464' });
     expect(config.metrics.token).toBe('m'.repeat(32));
