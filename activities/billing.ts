@@ -1,7 +1,6 @@
 // Billing context: ledger entries for the issue engine, and the steps of a billing day's close.
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
 import { and, count, eq, gt, lt, ne, sql } from 'drizzle-orm';
 import { dayTotals, workersInNegative } from '../db/billing-stats.js';
 import { transaction, type Transaction } from '../db/client.js';
@@ -13,15 +12,13 @@ import {
   recordLedgerEntry,
   type LedgerEntryInput,
   type LedgerEntryJson,
-} from '../db/ledger.js';
+} from '../lib/billing/ledger.js';
 import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { domainEvents } from '../db/schema/platform.js';
-import type { billingDayWorkflow } from '../workflows/billing-day.js';
 import { moneyFields, type EffectInput } from '../workflows/statechart/catalog.js';
-import { billingDayWorkflowId, closeBillingDaySignal } from '../workflows/messages.js';
-import { taskQueues } from '../workflows/task-queues.js';
+import { requestBillingDayClose, type ClosedDay } from '../lib/billing/days.js';
 import type { ActivityDeps } from './deps.js';
 import { createMailDelivery } from './notifications.js';
 
@@ -35,32 +32,6 @@ export interface PayoutRun {
   accounts: number;
   payouts: number;
   paidOutCents: number;
-}
-
-export interface ClosedDay {
-  date: string;
-  status: 'closed';
-  cutoffAt: string;
-  feesCents: number;
-  rewardsCents: number;
-  earningsCents: number;
-  payoutsCents: number;
-  workersInNegative: number;
-}
-
-/**
- * Asks the day's workflow to close the day now, starting a run if none is running (a day whose run failed or
- * never started; a new run of a closed day finds it closed and ends). Used by the manual close and by a later
- * day waiting for this one.
- */
-export async function requestBillingDayClose(temporal: Client, timeZone: string, date: string): Promise<void> {
-  await temporal.workflow.signalWithStart<typeof billingDayWorkflow>('billingDayWorkflow', {
-    workflowId: billingDayWorkflowId(date),
-    taskQueue: taskQueues.billing,
-    args: [{ date, timeZone }],
-    signal: closeBillingDaySignal,
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  });
 }
 
 /** How each money effect of the catalog moves money: whose account, which amount, which way. */

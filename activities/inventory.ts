@@ -9,9 +9,9 @@ import { transaction, type Transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, type InventoryStatus } from '../db/schema/inventory.js';
 import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
-import { InventoryFields } from '../db/seed/inventory.js';
+import { InventoryFields } from '../lib/inventory/issue-type.js';
 import type { ActivityDeps } from './deps.js';
-import { stableUuid } from './issues.js';
+import { stableUuid } from '../lib/ids.js';
 
 /** An inventory's place and expected items, read from its issue's whole context (which holds more). */
 const InventoryContext = z.object(InventoryFields.shape);

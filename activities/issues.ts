@@ -1,5 +1,4 @@
 // Issues context: the read model each workflow step writes, assignment, topics, and the shuffle's fan-out.
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
@@ -8,35 +7,12 @@ import { appendEvents, type DomainEventInput } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issues.js';
 import type { Role } from '../db/schema/auth.js';
-import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
+import { issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
 import type { Actor, EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
 import type { RecordStepInput } from '../workflows/statechart/step-plan.js';
 import { transaction, type Tx } from '../db/client.js';
+import { stableUuid } from '../lib/ids.js';
 import type { ActivityDeps } from './deps.js';
-
-/** A UUID derived from a key, so an event written by a retried activity gets the same id (and is written once). */
-export function stableUuid(key: string): string {
-  const hex = createHash('sha256').update(key).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temporal'>, delivery: TopicDelivery) {
-  const subscribers = await deps.database.db
-    .select({ issueId: topicSubscriptions.issueId })
-    .from(topicSubscriptions)
-    .where(eq(topicSubscriptions.topic, delivery.topic));
-  await Promise.all(
-    subscribers.map(async ({ issueId }) => {
-      try {
-        await deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).signal(deliverSignal, delivery);
-      } catch (error) {
-        // A finished issue hears nothing any more.
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
-      }
-    }),
-  );
-  return { delivered: subscribers.length };
-}
 
 /** The issue's read-model row as of this step; a late retry of an older step never overwrites a newer one. */
 export async function writeReadModel(tx: Tx, input: RecordStepInput & { value?: unknown }): Promise<void> {

@@ -10,7 +10,7 @@ import type { EffectInput, IssueEvent } from '../workflows/statechart/catalog.js
 import { transaction, type Transaction, type Tx } from '../db/client.js';
 import type { Config } from '../lib/config.js';
 import type { ActivityDeps } from './deps.js';
-import { stableUuid } from './issues.js';
+import { stableUuid } from '../lib/ids.js';
 
 /**
  * The platform's share of a price, rounded down to a whole cent: the platform never takes more than its

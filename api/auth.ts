@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { accountKey, addressKey, beginLoginAttempt, settleSuccessfulLogin } from '../db/login-throttle.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
-import { publishToTopic } from '../activities/issues.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { verifyNobody, verifyPassword } from '../lib/password.js';
 import {
   authResponses,

@@ -1,8 +1,8 @@
 // One billing day: its figures with the live progress of its close, and the manual close.
 import { createRoute, z } from '@hono/zod-openapi';
-import { requestBillingDayClose } from '../activities/billing.js';
+import { requestBillingDayClose } from '../lib/billing/days.js';
 import { dayStatistics, firstBillingDay, type DayStatistics } from '../db/billing-stats.js';
-import { currentBillingDay } from '../db/ledger.js';
+import { currentBillingDay } from '../lib/billing/ledger.js';
 import { billingDayProgressQuery, billingDayWorkflowId, type BillingDayProgress } from '../workflows/messages.js';
 import { BillingDate, BillingDayStatisticsSchema, dayStatisticsJson } from './billing.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';

@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
-import { currentBillingDay, ledgerEntryJson } from '../db/ledger.js';
+import { currentBillingDay, ledgerEntryJson } from '../lib/billing/ledger.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
 import { authResponses, createRouter, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';

@@ -2,8 +2,8 @@
 // issue hears of the start on topic `inventory/<id>`. Every change raises the inventory's version, given as the ETag.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { eachSkuOnce, ItemName, Quantity, Sku } from '../db/seed/inventory.js';
-import { publishToTopic } from '../activities/issues.js';
+import { eachSkuOnce, ItemName, Quantity, Sku } from '../lib/inventory/issue-type.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, inventoryStatuses } from '../db/schema/inventory.js';

@@ -10,7 +10,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';

@@ -2,7 +2,7 @@
 // and service requests — shortcuts over the generic issue API, like /tasks.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
-import { publishToTopic } from '../activities/issues.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
@@ -17,7 +17,7 @@ import {
   type ServiceRow,
   type WorkerApplicationRow,
 } from '../db/schema/services.js';
-import { ServiceEventFields, ServiceRequestFields } from '../db/seed/service-request.js';
+import { ServiceEventFields, ServiceRequestFields } from '../lib/services/issue-type.js';
 import type { PublicUser } from '../db/users.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, idempotentTransaction, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
@@ -92,7 +92,7 @@ const WorkerProfileSchema = z
 
 /**
  * A route's copy of a service-request schema, named in the OpenAPI document. zod gives an instance the methods its
- * prototype had when it was made: schemas built before `@hono/zod-openapi` loaded have no `.openapi` (db/seed does
+ * prototype had when it was made: schemas built before `@hono/zod-openapi` loaded have no `.openapi` (lib/services/issue-type.ts does
  * not load it), copies made here do.
  */
 const named = <S extends z.ZodRawShape>(schema: z.ZodObject<S, z.core.$strict>, name: string) => schema.extend({}).openapi(name);

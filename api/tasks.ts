@@ -2,13 +2,13 @@
 import { createRoute, z, type RouteHandler } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
 import type { shuffleWorkflow } from '../workflows/shuffle.js';
 import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
-import { TaskContextFields, TaskTitle } from '../db/seed/task.js';
+import { TaskContextFields, TaskTitle } from '../lib/tasks/issue-type.js';
 import { IssueSchema, issueService, Title, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
 import { authenticate, requireRole } from './security.js';

@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
 import { knownDomainEventNames } from '../db/events.js';
 import { webhookDeliveries, webhookSubscriptions, webhookDeliveryOutcomes, type WebhookDeliveryRow, type WebhookSubscriptionRow } from '../db/schema/notifications.js';
 import { webhookWorkflowId } from '../workflows/messages.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
+import { ensureBuiltinIssueTypes } from '../lib/issues/builtin-types.js';
 import { loadConfig, searchPath } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { startEmbeddedPostgres } from '../lib/postgres-server.js';

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { ensureFirstAdmin } from '../db/bootstrap.js';
 import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
+import { ensureBuiltinIssueTypes } from '../lib/issues/builtin-types.js';
 import type { Config } from './config.js';
 import { searchPath } from './config.js';
 import { persistentSecret } from './data-dir.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { loginThrottles, roles, users, type Role } from '../db/schema/auth.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
+import { ensureBuiltinIssueTypes } from '../lib/issues/builtin-types.js';
 import { createUser } from '../db/users.js';
 import { contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase, openDatabase } from '../../db/client.js';
-import { ensureBuiltinIssueTypes } from '../../db/seed/issue-types.js';
+import { ensureBuiltinIssueTypes } from '../../lib/issues/builtin-types.js';
 import { loadConfig, searchPath } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startEmbeddedPostgres } from '../../lib/postgres-server.js';

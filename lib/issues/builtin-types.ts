@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../client.js';
-import { issueTypes } from '../schema/issues.js';
-import { inventoryType } from './inventory.js';
-import { serviceRequestType } from './service-request.js';
-import { taskType } from './task.js';
+import type { Db } from '../../db/client.js';
+import { issueTypes } from '../../db/schema/issues.js';
+import { inventoryType } from '../inventory/issue-type.js';
+import { serviceRequestType } from '../services/issue-type.js';
+import { taskType } from '../tasks/issue-type.js';
 
 /**
  * Built-in issue types, seeded as version 1 when their key does not exist yet. Their input declarations were

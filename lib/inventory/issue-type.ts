@@ -1,11 +1,11 @@
-// The inventory issue (SPEC §5.2, seed 000 scenario 1) as a statechart. The issue creates its inventory in the
+// The inventory issue as a statechart. The issue creates its inventory in the
 // inventory context, listens on `inventory/<id>` for the performer's start, and asks the inventory context to close
 // (or reopen) it. `inventory.created/started/closed/reopened` are written by the inventory context with the change;
 // every other step emits its own `inventory.*` event here, so the event log tells the scenario in order.
 // `context.startSla` is put in by the API at creation (INVENTORY_START_SLA).
 
 import { z } from 'zod';
-import { declared, matching, Text } from './input.js';
+import { declared, matching, Text } from '../issues/builtin-input.js';
 
 export const Sku = matching(/^[\w.\-/]+$/, 'letters, digits and . _ - /', 64);
 export const ItemName = Text(200);
