@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { stableUuid } from '../lib/ids.js';
+import { startContextOf } from '../lib/issues/builtin-types.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';
@@ -115,13 +116,6 @@ const inState = (state: string) =>
 const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
   .openapi('Transition');
-
-/** Context the API adds when a built-in type starts: config-driven SLAs its `after` delays read. */
-const serverContext = (config: ApiDeps['config']): Record<string, Record<string, unknown>> => ({
-  inventory: { startSla: config.inventory.startSla },
-});
-/** Own keys only: a type key or event such as `constructor` names no rule. */
-const ruleOf = <T>(rules: Record<string, T>, key: string): T | undefined => (Object.hasOwn(rules, key) ? rules[key] : undefined);
 
 const actorOf = (user: PublicUser): Actor => ({ id: user.id, role: user.role });
 const overseers: Role[] = ['admin', 'manager'];
@@ -270,7 +264,7 @@ export function issueService(deps: ApiDeps) {
       // Every start, by any route, takes what the type declares and nothing else: money and assignees stay server-owned.
       const declared = checkStart(type, user.role, input.title, input.context);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const context = { ...declared, ...ruleOf(serverContext(deps.config), type.key) };
+      const context = { ...declared, ...startContextOf(type.key, deps.config) };
       const startIssue = () =>
         new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, { ...input, context }));
       // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.

@@ -5,6 +5,7 @@
 // `context.startSla` is put in by the API at creation (INVENTORY_START_SLA).
 
 import { z } from 'zod';
+import type { Config } from '../config.js';
 import { declared, matching, Text } from '../issues/builtin-input.js';
 
 export const Sku = matching(/^[\w.\-/]+$/, 'letters, digits and . _ - /', 64);
@@ -34,6 +35,9 @@ export const InventoryFields = z
       .meta({ 'x-uniqueBy': 'sku', errorMessage: 'list 1 to 1000 expected items' }),
   })
   .strict();
+/** Context the API adds when an inventory starts: the configured start SLA its `after` delay reads. */
+export const inventoryStartContext = (config: Config) => ({ startSla: config.inventory.startSla });
+
 /** What a reviewer's `return` carries. */
 const ReturnFields = z.object({ comment: Text(2000) }).strict();
 const event = (name: string, data: Record<string, unknown> = {}) => ({

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { issueTypes } from '../../db/schema/issues.js';
-import { inventoryType } from '../inventory/issue-type.js';
+import type { Config } from '../config.js';
+import { inventoryStartContext, inventoryType } from '../inventory/issue-type.js';
 import { serviceRequestType } from '../services/issue-type.js';
 import { taskType } from '../tasks/issue-type.js';
 
@@ -10,6 +11,13 @@ import { taskType } from '../tasks/issue-type.js';
  * rules in code before types stored them: a version 1 seeded without one gets it written down (the same rules).
  */
 export const builtinIssueTypes = [taskType, serviceRequestType, inventoryType];
+
+/** Context the API adds when a built-in type starts, by type key: configured values its statechart reads. */
+const startContexts: Record<string, (config: Config) => Record<string, unknown>> = { [inventoryType.key]: inventoryStartContext };
+
+/** The start context of a type (own keys only: a type key such as `constructor` names no built-in type). */
+export const startContextOf = (typeKey: string, config: Config): Record<string, unknown> | undefined =>
+  Object.hasOwn(startContexts, typeKey) ? startContexts[typeKey]!(config) : undefined;
 
 export async function ensureBuiltinIssueTypes(db: Db): Promise<void> {
   for (const type of builtinIssueTypes) {
