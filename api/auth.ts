@@ -23,7 +23,7 @@ import {
 } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate, issueToken, requireRole } from './security.js';
+import { issueToken, signedIn } from './security.js';
 
 const Email = z.email().max(254).openapi({ example: 'popug@ates.local' });
 const Name = z.string().trim().min(1).max(200);
@@ -63,7 +63,6 @@ const PatchUserBody = z
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
 const userPages = pages([users.createdAt, users.id], 'asc');
 
-const bearer = [{ bearer: [] }];
 
 /** The one answer to a throttled login, whichever key is blocked: it tells nothing about the account. */
 const throttled = (seconds: number) => problems.tooManyRequests('too many failed logins: try again after Retry-After seconds', seconds);
@@ -90,8 +89,6 @@ async function announceAvailableWorker(deps: ApiDeps, user: Pick<PublicUser, 'id
 export function authRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const signedIn = [authenticate(deps)];
-  const adminOnly = [authenticate(deps), requireRole('admin')];
 
   app.openapi(
     createRoute({
@@ -144,8 +141,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'getCurrentUser',
       tags: ['auth'],
       summary: 'The caller',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       responses: { 200: jsonContent(UserSchema, 'The caller'), 401: authResponses[401] },
     }),
     (c) => c.json(userJson(c.get('user')), 200),
@@ -158,8 +154,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'createUser',
       tags: ['users'],
       summary: 'Create a user',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateUserBody) },
       responses: {
         201: jsonContent(UserSchema, 'The new user (a retry with the same Idempotency-Key gets this same answer)'),
@@ -192,8 +187,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'listUsers',
       tags: ['users'],
       summary: 'List users, oldest first',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { query: UsersQuery },
       responses: { 200: jsonContent(page(UserSchema), 'A page of users'), ...authResponses, ...validationResponses },
     }),
@@ -217,8 +211,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'updateUser',
       tags: ['users'],
       summary: 'Change a user’s name, role or status (deactivate instead of deleting)',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam, body: jsonBody(PatchUserBody) },
       responses: {
         200: jsonContent(UserSchema, 'The changed user'),

@@ -13,7 +13,7 @@ import { authResponses, createRouter, IdParam, jsonBody, jsonContent, validation
 import type { ApiDeps } from './deps.js';
 import { issueService } from './issues.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate } from './security.js';
+import { signedIn } from './security.js';
 
 const LineSchema = z.object({
   sku: z.string(),
@@ -240,8 +240,6 @@ export function inventoryService(deps: ApiDeps) {
 export function inventoryRoutes(deps: ApiDeps) {
   const app = createRouter();
   const service = inventoryService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
 
   app.openapi(
     createRoute({
@@ -250,8 +248,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'getInventory',
       tags: ['inventory'],
       summary: 'An inventory with its lines; the ETag is its version',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The inventory'), headers: etagHeader },
@@ -275,8 +272,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'startInventory',
       tags: ['inventory'],
       summary: 'Start the inventory (the assignee of its issue); the issue hears of it on topic inventory/<id>',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The started inventory'), headers: etagHeader },
@@ -302,8 +298,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'updateInventory',
       tags: ['inventory'],
       summary: 'Record counts, add found items, change the note (never the status); needs If-Match',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam, headers: IfMatchHeaders, body: jsonBody(PatchInventoryBody) },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The edited inventory'), headers: etagHeader },

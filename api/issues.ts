@@ -26,7 +26,7 @@ import type { ApiDeps } from './deps.js';
 import { allowedEventsOf, pinnedType } from './issue-machines.js';
 import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeInput } from './issue-type-input.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 export const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
 export const Title = z.string().trim().min(1).max(200);
@@ -338,8 +338,6 @@ export function issueRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
   const service = issueService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
   const typeJson = (row: typeof issueTypes.$inferSelect) => ({
     ...row,
     definition: row.definition as Record<string, unknown>,
@@ -354,8 +352,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'listIssueTypes',
       tags: ['issue types'],
       summary: 'Issue types by key: the latest version of each, without its definition (GET /issue-types/{key} has it)',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: PageQuery },
       responses: { 200: jsonContent(page(IssueTypeSummarySchema), 'A page of types'), 401: authResponses[401], ...validationResponses },
     }),
@@ -381,8 +378,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssueType',
       tags: ['issue types'],
       summary: 'One issue type: its current definition and every version number',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: z.object({ key: TypeKey.openapi({ param: { name: 'key', in: 'path' } }) }) },
       responses: {
         200: jsonContent(IssueTypeSchema.extend({ versions: z.array(z.number().int()) }), 'The type'),
@@ -407,8 +403,7 @@ export function issueRoutes(deps: ApiDeps) {
       tags: ['issue types'],
       summary: 'Save a new type, or the next version of an existing one',
       description: 'The definition is validated completely: catalog names and params, delays and every target. Running issues keep their version.',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('admin')],
+      ...signedIn(deps, 'admin'),
       request: { body: jsonBody(CreateIssueTypeBody) },
       responses: { 201: jsonContent(IssueTypeSchema, 'The saved version'), ...authResponses, ...validationResponses },
     }),
@@ -448,8 +443,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'startIssue',
       tags: ['issues'],
       summary: 'Start an issue of a type; answers once it has settled',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateIssueBody) },
       responses: {
         201: jsonContent(IssueSchema, 'The issue after its first step settled (a retry with the same Idempotency-Key gets this same answer)'),
@@ -476,8 +470,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'listIssues',
       tags: ['issues'],
       summary: 'Issues the caller may see, newest first',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: IssuesQuery },
       responses: { 200: jsonContent(page(IssueSchema), 'A page of issues'), 401: authResponses[401], ...validationResponses },
     }),
@@ -491,8 +484,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssue',
       tags: ['issues'],
       summary: 'An issue: state, context, assignee and the events the caller may send now',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: { 200: jsonContent(IssueSchema, 'The issue'), 401: authResponses[401], 404: problemContent('No such issue, or not yours to see'), ...validationResponses },
     }),
@@ -506,8 +498,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'sendIssueEvent',
       tags: ['issues'],
       summary: 'Send an event; answers with the issue after the step has settled',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam, body: jsonBody(SendEventBody) },
       responses: {
         200: jsonContent(IssueSchema, 'The issue after the step'),
@@ -529,8 +520,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssueHistory',
       tags: ['issues'],
       summary: 'Every transition of an issue: from, event, to, actor, time',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: jsonContent(z.object({ items: z.array(TransitionSchema) }), 'Transitions in order'),

@@ -23,7 +23,7 @@ import { authResponses, createRouter, IdempotencyHeaders, idempotent, idempotent
 import type { ApiDeps } from './deps.js';
 import { IssueSchema, issueService, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const ServiceName = z.string().trim().min(1).max(100);
 const Description = z.string().trim().max(2000);
@@ -122,9 +122,6 @@ export function serviceRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
   const issueApi = issueService(deps);
-  const signedIn = [authenticate(deps)];
-  const adminOnly = [authenticate(deps), requireRole('admin')];
-  const bearer = [{ bearer: [] }];
 
   const servicesOf = async (applicationIds: string[], tx: Tx = db) => {
     const rows = applicationIds.length
@@ -144,8 +141,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'listServices',
       tags: ['services'],
       summary: 'The service catalog, by name',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: z.object({ active: z.enum(['true', 'false']).optional().openapi({ description: 'Only active (or inactive) services' }) }) },
       responses: { 200: jsonContent(z.object({ items: z.array(ServiceSchema) }), 'Services'), 401: authResponses[401], ...validationResponses },
     }),
@@ -167,8 +163,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'getService',
       tags: ['services'],
       summary: 'One service of the catalog',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: { 200: jsonContent(ServiceSchema, 'The service'), 401: authResponses[401], 404: problemContent('No such service'), ...validationResponses },
     }),
@@ -187,8 +182,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'addService',
       tags: ['services'],
       summary: 'Add a service to the catalog',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { headers: IdempotencyHeaders, body: jsonBody(NewServiceBody) },
       responses: {
         201: jsonContent(ServiceSchema, 'The new service'),
@@ -216,8 +210,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'updateService',
       tags: ['services'],
       summary: 'Change a service; requests already made keep their price',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam, body: jsonBody(ServiceChangeBody) },
       responses: {
         200: jsonContent(ServiceSchema, 'The changed service'),
@@ -256,8 +249,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'getWorkerProfile',
       tags: ['services'],
       summary: 'A worker as clients see them: the services they are qualified for and their rating',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: { 200: jsonContent(WorkerProfileSchema, 'The worker'), 401: authResponses[401], 404: problemContent('No such worker'), ...validationResponses },
     }),
@@ -294,8 +286,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'submitWorkerApplication',
       tags: ['worker applications'],
       summary: 'Apply to perform services (workers)',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('worker')],
+      ...signedIn(deps, 'worker'),
       request: { headers: IdempotencyHeaders, body: jsonBody(NewApplicationBody) },
       responses: { 201: jsonContent(ApplicationSchema, 'The pending application'), ...authResponses, ...validationResponses },
     }),
@@ -331,8 +322,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'listWorkerApplications',
       tags: ['worker applications'],
       summary: 'Applications, oldest first: every one for admins and managers, their own for workers',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('admin', 'manager', 'worker')],
+      ...signedIn(deps, 'admin', 'manager', 'worker'),
       request: { query: ApplicationsQuery },
       responses: { 200: jsonContent(page(ApplicationSchema), 'A page of applications'), ...authResponses, ...validationResponses },
     }),
@@ -405,8 +395,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'approveWorkerApplication',
       tags: ['worker applications'],
       summary: 'Approve an application: the worker is qualified for its services and gets their requests offered',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam },
       responses: decisionResponses,
     }),
@@ -431,8 +420,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'rejectWorkerApplication',
       tags: ['worker applications'],
       summary: 'Reject an application with a reason',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam, body: jsonBody(RejectBody) },
       responses: decisionResponses,
     }),
@@ -452,8 +440,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'requestService',
       tags: ['service requests'],
       summary: 'Request a catalog service (clients); answers once it is offered to a worker or waits for one',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('client')],
+      ...signedIn(deps, 'client'),
       request: { headers: IdempotencyHeaders, body: jsonBody(NewServiceRequestBody) },
       responses: {
         201: jsonContent(IssueSchema, 'The request (an issue of type service_request) with its price and the worker it is offered to'),
@@ -482,8 +469,7 @@ export function serviceRoutes(deps: ApiDeps) {
       operationId: 'listServiceRequests',
       tags: ['service requests'],
       summary: 'Service requests the caller made or is offered or performs (every one for managers and admins), newest first',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: PageQuery.extend({ status: z.enum(['active', 'done']).optional() }) },
       responses: { 200: jsonContent(page(IssueSchema), 'A page of service requests'), 401: authResponses[401], ...validationResponses },
     }),
@@ -559,8 +545,7 @@ export function serviceRoutes(deps: ApiDeps) {
         operationId: step.operationId,
         tags: ['service requests'],
         summary: step.summary,
-        security: bearer,
-        middleware: signedIn,
+        ...signedIn(deps),
         request: { params: IdParam, ...(step.body && { body: step.body }) },
         responses: stepResponses(step.who),
       }),
