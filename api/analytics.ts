@@ -1,4 +1,4 @@
-// Analytics (SPEC §5.5), for admins: a day's management earnings and the most expensive task of a period.
+// Analytics for admins: a day's management earnings and the most expensive task of a period.
 // Read-only queries over the billing and issue data; exact numbers, no copies of their own.
 import { createRoute, z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';

@@ -1,4 +1,4 @@
-// Inventory context over HTTP (SPEC §5.2): the performer starts the inventory and records the counts; the inventory
+// Inventory context over HTTP: the performer starts the inventory and records the counts; the inventory
 // issue hears of the start on topic `inventory/<id>`. Every change raises the inventory's version, given as the ETag.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';

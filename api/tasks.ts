@@ -1,4 +1,4 @@
-// aTES task shortcuts over the generic issue API (SPEC §5.1), and the shuffle.
+// aTES task shortcuts over the generic issue API, and the shuffle.
 import { createRoute, z, type RouteHandler } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
