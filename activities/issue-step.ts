@@ -3,8 +3,8 @@
 // issue's worker, so a step costs one transaction and no round trip to another task queue.
 //
 // The step only composes: each context's effect functions live in that context's lib/<context>/effects.ts and write
-// only that context's tables (issues: assignment and topics; billing: the ledger; services; inventory), the
-// notifications context's in activities/notifications.ts (the in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
+// only that context's tables (issues: assignment and topics; billing: the ledger; services; inventory;
+// notifications: the in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
 // (`pending` deliveries) and the workflow delivers them afterwards with `deliverMails`, never holding the issue.
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
@@ -19,7 +19,7 @@ import type { ActivityDeps } from './deps.js';
 import { inventoryEffects } from '../lib/inventory/effects.js';
 import { issueEffects } from '../lib/issues/effects.js';
 import { appendStepEvents, claimStep, writeReadModel } from './issues.js';
-import { recordNotification } from './notifications.js';
+import { recordNotification } from '../lib/notifications/effects.js';
 import { serviceEffects } from '../lib/services/effects.js';
 
 interface StepScope {
