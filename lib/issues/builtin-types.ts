@@ -1,3 +1,5 @@
+// The built-in issue types, each defined by its own context (lib/tasks/, lib/services/, lib/inventory/): the
+// registry the runtime writes into the database at start-up, and what the API adds to a built-in issue's context.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { issueTypes } from '../../db/schema/issues.js';
