@@ -1,5 +1,4 @@
-// Inventory context: its effects as activities of their own (lib/inventory/effects.ts), for issues started before
-// steps ran in one transaction.
+// Inventory context: the activities its worker runs (the effects themselves: lib/inventory/effects.ts).
 import { transaction } from '../db/client.js';
 import { inventoryEffects } from '../lib/inventory/effects.js';
 import type { EffectInput } from '../workflows/statechart/catalog.js';

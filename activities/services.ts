@@ -1,5 +1,4 @@
-// Services context: its effects as activities of their own (lib/services/effects.ts), for issues started before
-// steps ran in one transaction.
+// Services context: the activities its worker runs (the effects themselves: lib/services/effects.ts).
 import { transaction } from '../db/client.js';
 import { serviceEffects } from '../lib/services/effects.js';
 import type { EffectInput } from '../workflows/statechart/catalog.js';
