@@ -1,27 +1,16 @@
-// Billing context: ledger entries for the issue engine, and the steps of a billing day's close.
+// Billing context's activities: ledger entries for issues started before steps ran in one transaction, and the
+// steps of a billing day's close.
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
 import { and, count, eq, gt, lt, ne, sql } from 'drizzle-orm';
 import { dayTotals, workersInNegative } from '../db/billing-stats.js';
-import { transaction, type Transaction } from '../db/client.js';
-import {
-  appendLedgerEntry,
-  beginClosingDay,
-  chooseBillingDay,
-  LedgerEntryRefused,
-  recordLedgerEntry,
-  type LedgerEntryInput,
-  type LedgerEntryJson,
-} from '../db/ledger.js';
+import { transaction } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { users } from '../db/schema/auth.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { domainEvents } from '../db/schema/platform.js';
-import type { billingDayWorkflow } from '../workflows/billing-day.js';
-import { moneyEffects, type EffectInput, type MoneyEffectName } from '../workflows/statechart/catalog.js';
-import { billingDayWorkflowId, closeBillingDaySignal } from '../workflows/messages.js';
-import { taskQueues } from '../workflows/task-queues.js';
+import { requestBillingDayClose, type ClosedDay } from '../lib/billing/days.js';
+import { beginClosingDay, LedgerEntryRefused, recordLedgerEntry, type LedgerEntryInput, type LedgerEntryJson } from '../lib/billing/ledger.js';
 import type { ActivityDeps } from './deps.js';
 import { createMailDelivery } from './notifications.js';
 
@@ -35,70 +24,6 @@ export interface PayoutRun {
   accounts: number;
   payouts: number;
   paidOutCents: number;
-}
-
-export interface ClosedDay {
-  date: string;
-  status: 'closed';
-  cutoffAt: string;
-  feesCents: number;
-  rewardsCents: number;
-  earningsCents: number;
-  payoutsCents: number;
-  workersInNegative: number;
-}
-
-/**
- * Asks the day's workflow to close the day now, starting a run if none is running (a day whose run failed or
- * never started; a new run of a closed day finds it closed and ends). Used by the manual close and by a later
- * day waiting for this one.
- */
-export async function requestBillingDayClose(temporal: Client, timeZone: string, date: string): Promise<void> {
-  await temporal.workflow.signalWithStart<typeof billingDayWorkflow>('billingDayWorkflow', {
-    workflowId: billingDayWorkflowId(date),
-    taskQueue: taskQueues.billing,
-    args: [{ date, timeZone }],
-    signal: closeBillingDaySignal,
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  });
-}
-
-/** A context field that must hold what a ledger entry needs; anything else is a broken issue no retry can fix. */
-function contextField<T>(input: EffectInput, field: string, valid: (value: unknown) => value is T, expected: string): T {
-  const value = input.context[field];
-  if (valid(value)) return value;
-  throw ApplicationFailure.create({
-    type: 'Issue.BadContext',
-    message: `issue ${input.issueId}: context.${field} must be ${expected}, got ${JSON.stringify(value)}`,
-    nonRetryable: true,
-  });
-}
-const isString = (value: unknown): value is string => typeof value === 'string';
-const isCents = (value: unknown): value is number => Number.isSafeInteger(value);
-
-/**
- * Writes a money effect's ledger entry inside the caller's transaction (an issue step), once per effect key.
- * A zero amount (e.g. a 100% commission leaves nothing to credit) writes nothing: the ledger holds no zero entries.
- */
-export async function recordLedgerEffect(tx: Transaction, name: MoneyEffectName, input: EffectInput, timeZone: string): Promise<void> {
-  const effect = moneyEffects[name];
-  const amountCents = effect.sign * contextField(input, effect.amountField, isCents, 'integer cents');
-  if (amountCents === 0) return;
-  const entry: LedgerEntryInput = {
-    key: input.key,
-    userId: contextField(input, effect.userField, isString, 'a user id'),
-    kind: effect.kind,
-    amountCents,
-    issueId: input.issueId,
-    description: `${effect.label}: ${String(input.context[effect.nameField] ?? input.issueId)}`,
-  };
-  try {
-    await appendLedgerEntry(tx, entry, await chooseBillingDay(tx, timeZone));
-  } catch (error) {
-    // Retrying a refused entry can only fail again: the step fails at once, visibly.
-    if (error instanceof LedgerEntryRefused) throw ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
-    throw error;
-  }
 }
 
 export const payoutKey = (date: string, userId: string) => `payout:${date}:${userId}`;

@@ -5,12 +5,13 @@ import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { transaction } from '../db/client.js';
-import { issueMigrations, issues, issueTypes, type IssueMigrationFilter, type SkippedIssue } from '../db/schema/issues.js';
+import { issueMigrations, issues, issueTypes, type SkippedIssue } from '../db/schema/issues.js';
 import { issueWorkflowId, migrateUpdate } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import type { IssueTypeDefinition } from '../workflows/statechart/machine.js';
+import { migrationSelection } from '../lib/issues/migrations.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface MigrationBatchInput {
@@ -33,20 +34,6 @@ export interface MigrationBatchResult {
 const updatesInFlight = 16;
 /** Skipped issues kept with their reasons on the migration (its count has them all). */
 const skippedKept = 100;
-
-/** Which running issues a migration moves (after `after`): what the API checks the mapping against, and the batches move. */
-export function migrationSelection(migration: { typeKey: string; fromVersion: number; filter: IssueMigrationFilter }, after?: string) {
-  const { filter } = migration;
-  return and(
-    eq(issues.typeKey, migration.typeKey),
-    eq(issues.typeVersion, migration.fromVersion),
-    eq(issues.status, 'active'),
-    filter.state === undefined ? undefined : eq(issues.state, filter.state),
-    filter.assigneeId === undefined ? undefined : eq(issues.assigneeId, filter.assigneeId),
-    filter.issueIds === undefined ? undefined : inArray(issues.id, filter.issueIds),
-    after ? gt(issues.id, after) : undefined,
-  );
-}
 
 export function createIssueMigrationActivities(deps: ActivityDeps) {
   const { db } = deps.database;

@@ -2,9 +2,9 @@
 // database effect the step's actions ask for commit together or not at all. It runs as a local activity of the
 // issue's worker, so a step costs one transaction and no round trip to another task queue.
 //
-// The step only composes: each context's effect functions live in that context's module and write only that
-// context's tables (issues: assignment and topics; billing: the ledger; services; inventory; notifications: the
-// in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
+// The step only composes: each context's effect functions live in that context's lib/<context>/effects.ts and write
+// only that context's tables (issues: assignment and topics; billing: the ledger; services; inventory;
+// notifications: the in-app notification and the mail outbox). Mails leave the database, so the step only leaves them in the outbox
 // (`pending` deliveries) and the workflow delivers them afterwards with `deliverMails`, never holding the issue.
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
@@ -14,12 +14,13 @@ import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.
 import { getMailer } from '../lib/mailer.js';
 import { notification, type EffectInput, type EffectName, type IssueEvent, type NotifyParams } from '../workflows/statechart/catalog.js';
 import { stepTakenType, type CommitStepInput } from '../workflows/statechart/step-plan.js';
-import { recordLedgerEffect } from './billing.js';
+import { recordLedgerEffect } from '../lib/billing/effects.js';
 import type { ActivityDeps } from './deps.js';
-import { inventoryEffects } from './inventory.js';
-import { appendStepEvents, claimStep, issueEffects, writeReadModel } from './issues.js';
-import { recordNotification } from './notifications.js';
-import { serviceEffects } from './services.js';
+import { inventoryEffects } from '../lib/inventory/effects.js';
+import { issueEffects } from '../lib/issues/effects.js';
+import { appendStepEvents, claimStep, writeReadModel } from './issues.js';
+import { recordNotification } from '../lib/notifications/effects.js';
+import { serviceEffects } from '../lib/services/effects.js';
 
 interface StepScope {
   deps: ActivityDeps;

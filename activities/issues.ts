@@ -1,42 +1,19 @@
-// Issues context: the read model each workflow step writes, assignment, topics, and the shuffle's fan-out.
-import { createHash } from 'node:crypto';
+// Issues context's activities: the read model each workflow step writes, and the shuffle's fan-out (assignment and
+// topics: lib/issues/effects.ts, lib/issues/topics.ts).
 import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { and, asc, eq, gt, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { appendEvents, type DomainEventInput } from '../db/events.js';
-import { users } from '../db/schema/auth.js';
-import { issues, issueTransitions, topicSubscriptions } from '../db/schema/issues.js';
+import { issues, issueTransitions } from '../db/schema/issues.js';
 import type { Role } from '../db/schema/auth.js';
-import { deliverSignal, issueWorkflowId, sendEventUpdate, type TopicDelivery } from '../workflows/messages.js';
-import type { Actor, EffectInput, IssueEvent } from '../workflows/statechart/catalog.js';
+import { issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
+import type { Actor, EffectInput } from '../workflows/statechart/catalog.js';
 import type { RecordStepInput } from '../workflows/statechart/step-plan.js';
 import { transaction, type Tx } from '../db/client.js';
+import { stableUuid } from '../lib/ids.js';
+import { issueEffects } from '../lib/issues/effects.js';
 import type { ActivityDeps } from './deps.js';
-
-/** A UUID derived from a key, so an event written by a retried activity gets the same id (and is written once). */
-export function stableUuid(key: string): string {
-  const hex = createHash('sha256').update(key).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-export async function publishToTopic(deps: Pick<ActivityDeps, 'database' | 'temporal'>, delivery: TopicDelivery) {
-  const subscribers = await deps.database.db
-    .select({ issueId: topicSubscriptions.issueId })
-    .from(topicSubscriptions)
-    .where(eq(topicSubscriptions.topic, delivery.topic));
-  await Promise.all(
-    subscribers.map(async ({ issueId }) => {
-      try {
-        await deps.temporal.workflow.getHandle(issueWorkflowId(issueId)).signal(deliverSignal, delivery);
-      } catch (error) {
-        // A finished issue hears nothing any more.
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
-      }
-    }),
-  );
-  return { delivered: subscribers.length };
-}
 
 /** The issue's read-model row as of this step; a late retry of an older step never overwrites a newer one. */
 export async function writeReadModel(tx: Tx, input: RecordStepInput & { value?: unknown }): Promise<void> {
@@ -97,31 +74,6 @@ export function stepEvents(input: RecordStepInput): DomainEventInput[] {
 export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
   await appendEvents(tx, stepEvents(input));
 }
-
-/** The issues context's effects an issue step runs inside its own transaction. */
-export const issueEffects = {
-  /** Effect `assignRandomUser`: a random active user of the role, never one named in `excludeFields`. */
-  async assignRandomUser(tx: Tx, input: EffectInput<{ role: Role; excludeFields?: string[] }>): Promise<IssueEvent> {
-    const excluded = (input.params.excludeFields ?? []).map((field) => input.context[field]).filter((id): id is string => typeof id === 'string');
-    const [user] = await tx
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.role, input.params.role), eq(users.status, 'active'), excluded.length ? notInArray(users.id, excluded) : undefined))
-      .orderBy(sql`random()`)
-      .limit(1);
-    return user
-      ? { type: 'assignee.assigned', data: { userId: user.id, role: input.params.role } }
-      : { type: 'assignee.unavailable', data: { role: input.params.role } };
-  },
-
-  async subscribe(tx: Tx, input: EffectInput<{ topic: string }>): Promise<void> {
-    await tx.insert(topicSubscriptions).values({ topic: input.params.topic, issueId: input.issueId }).onConflictDoNothing();
-  },
-
-  async unsubscribe(tx: Tx, input: EffectInput<{ topic: string }>): Promise<void> {
-    await tx.delete(topicSubscriptions).where(and(eq(topicSubscriptions.topic, input.params.topic), eq(topicSubscriptions.issueId, input.issueId)));
-  },
-};
 
 /**
  * Sends `shuffle` to each task as an update its own workflow commits. The update id is derived from the shuffle, so

@@ -10,7 +10,7 @@ import { domainEvents } from '../db/schema/platform.js';
 import { webhookDeliveries, webhookSubscriptions, type WebhookDeliveryOutcome, type WebhookSubscriptionRow } from '../db/schema/notifications.js';
 import type { WebhookRetrySchedule } from '../lib/config.js';
 import type { ActivityDeps } from './deps.js';
-import { stableUuid } from './issues.js';
+import { stableUuid } from '../lib/ids.js';
 
 /**
  * Waiting for new events: the activity polls the log every `pollEveryMs` while heartbeating, for up to `pollForMs`,

@@ -1,4 +1,4 @@
-// Analytics (SPEC §5.5), for admins: a day's management earnings and the most expensive task of a period.
+// Analytics for admins: a day's management earnings and the most expensive task of a period.
 // Read-only queries over the billing and issue data; exact numbers, no copies of their own.
 import { createRoute, z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
@@ -9,7 +9,7 @@ import { issues } from '../db/schema/issues.js';
 import { BillingDate, shiftDate } from './billing.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const DateQuery = z.object({
   date: BillingDate.optional().openapi({ description: 'A billing day. Default: today in BILLING_TIMEZONE.' }),
@@ -68,7 +68,6 @@ function periodDays(period: Period, date: string): { from: string; to: string } 
 export function analyticsRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const admin = [authenticate(deps), requireRole('admin')];
 
   app.openapi(
     createRoute({
@@ -77,8 +76,7 @@ export function analyticsRoutes(deps: ApiDeps) {
       operationId: 'getAnalyticsSummary',
       tags: ['analytics'],
       summary: 'Management earnings of a day and the workers in the negative',
-      security: [{ bearer: [] }],
-      middleware: admin,
+      ...signedIn(deps, 'admin'),
       request: { query: DateQuery },
       responses: { 200: jsonContent(Summary, 'The day’s figures'), ...authResponses, ...validationResponses },
     }),
@@ -114,8 +112,7 @@ export function analyticsRoutes(deps: ApiDeps) {
       description:
         'The task with the highest reward among tasks completed in the period, by the billing day of their reward. ' +
         'On a tie, the earliest completion wins.',
-      security: [{ bearer: [] }],
-      middleware: admin,
+      ...signedIn(deps, 'admin'),
       request: { query: TopTaskQuery },
       responses: { 200: jsonContent(TopTask, 'The top task, or null'), ...authResponses, ...validationResponses },
     }),

@@ -20,13 +20,15 @@ import { notificationRoutes } from './notifications.js';
 import { oidcSignInRoutes } from './oidc-sign-in.js';
 import { documentRoutes } from './openapi.js';
 import { ProblemError, problemResponse, problems, toProblem } from './problem.js';
-import { serviceRoutes } from './services.js';
+import { workerApplicationRoutes } from './services/applications.js';
+import { serviceCatalogRoutes } from './services/catalog.js';
+import { serviceRequestRoutes } from './services/requests.js';
 import { taskRoutes } from './tasks.js';
 import { webhookRoutes } from './webhooks.js';
 import { traceRequests } from './tracing.js';
 
 /** Every router of the API; the authorization matrix test walks the same list. */
-export const routers = [healthRoutes, metricsRoutes, authRoutes, oidcSignInRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
+export const routers = [healthRoutes, metricsRoutes, authRoutes, oidcSignInRoutes, eventRoutes, issueRoutes, issueDiagramRoutes, issueMigrationRoutes, taskRoutes, inventoryRoutes, serviceCatalogRoutes, workerApplicationRoutes, serviceRequestRoutes, billingRoutes, billingDayRoutes, analyticsRoutes, notificationRoutes, webhookRoutes];
 
 /**
  * Every call answers within this time: longer than an issue's recovery window after a worker failure (which

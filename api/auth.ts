@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { accountKey, addressKey, beginLoginAttempt, settleSuccessfulLogin } from '../db/login-throttle.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
-import { publishToTopic } from '../activities/issues.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { verifyNobody, verifyPassword } from '../lib/password.js';
 import {
   authResponses,
@@ -23,7 +23,7 @@ import {
 } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate, issueToken, requireRole } from './security.js';
+import { issueToken, signedIn } from './security.js';
 
 const Email = z.email().max(254).openapi({ example: 'popug@ates.local' });
 const Name = z.string().trim().min(1).max(200);
@@ -63,7 +63,6 @@ const PatchUserBody = z
 const UsersQuery = PageQuery.extend({ role: Role.optional(), status: z.enum(userStatuses).optional() });
 const userPages = pages([users.createdAt, users.id], 'asc');
 
-const bearer = [{ bearer: [] }];
 
 /** The one answer to a throttled login, whichever key is blocked: it tells nothing about the account. */
 const throttled = (seconds: number) => problems.tooManyRequests('too many failed logins: try again after Retry-After seconds', seconds);
@@ -90,8 +89,6 @@ async function announceAvailableWorker(deps: ApiDeps, user: Pick<PublicUser, 'id
 export function authRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const signedIn = [authenticate(deps)];
-  const adminOnly = [authenticate(deps), requireRole('admin')];
 
   app.openapi(
     createRoute({
@@ -145,8 +142,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'getCurrentUser',
       tags: ['auth'],
       summary: 'The caller',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       responses: { 200: jsonContent(UserSchema, 'The caller'), 401: authResponses[401] },
     }),
     (c) => c.json(userJson(c.get('user')), 200),
@@ -159,8 +155,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'createUser',
       tags: ['users'],
       summary: 'Create a user',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateUserBody) },
       responses: {
         201: jsonContent(UserSchema, 'The new user (a retry with the same Idempotency-Key gets this same answer)'),
@@ -193,8 +188,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'listUsers',
       tags: ['users'],
       summary: 'List users, oldest first',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { query: UsersQuery },
       responses: { 200: jsonContent(page(UserSchema), 'A page of users'), ...authResponses, ...validationResponses },
     }),
@@ -218,8 +212,7 @@ export function authRoutes(deps: ApiDeps) {
       operationId: 'updateUser',
       tags: ['users'],
       summary: 'Change a user’s name, role or status (deactivate instead of deleting)',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam, body: jsonBody(PatchUserBody) },
       responses: {
         200: jsonContent(UserSchema, 'The changed user'),

@@ -1,14 +1,14 @@
 // One billing day: its figures with the live progress of its close, and the manual close.
 import { createRoute, z } from '@hono/zod-openapi';
-import { requestBillingDayClose } from '../activities/billing.js';
+import { requestBillingDayClose } from '../lib/billing/days.js';
 import { dayStatistics, firstBillingDay, type DayStatistics } from '../db/billing-stats.js';
-import { currentBillingDay } from '../db/ledger.js';
+import { currentBillingDay } from '../lib/billing/ledger.js';
 import { billingDayProgressQuery, billingDayWorkflowId, type BillingDayProgress } from '../workflows/messages.js';
 import { BillingDate, BillingDayStatisticsSchema, dayStatisticsJson } from './billing.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { problemContent, ProblemError, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const DateParam = z.object({ date: BillingDate.openapi({ param: { name: 'date', in: 'path' } }) });
 
@@ -27,7 +27,6 @@ const BillingDaySchema = BillingDayStatisticsSchema.extend({
 export function billingDayRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const guard = [authenticate(deps), requireRole('accountant', 'admin')];
 
   /** The progress of a close that is running; none when it is not (or no worker answers in time). */
   const liveProgress = async (date: string): Promise<BillingDayProgress | null> => {
@@ -59,8 +58,7 @@ export function billingDayRoutes(deps: ApiDeps) {
       operationId: 'getBillingDay',
       tags: ['billing'],
       summary: 'One billing day: status, totals, and the progress of its close while it runs',
-      security: [{ bearer: [] }],
-      middleware: guard,
+      ...signedIn(deps, 'accountant', 'admin'),
       request: { params: DateParam },
       responses: {
         200: jsonContent(BillingDaySchema, 'The day (an open day without entries when it has none yet)'),
@@ -88,8 +86,7 @@ export function billingDayRoutes(deps: ApiDeps) {
       description:
         'Takes the cut-off now: entries written from here on belong to the next day. Pays out every positive balance, ' +
         'then mails the daily report. Earlier days still open are closed first. Closing a closed day changes nothing.',
-      security: [{ bearer: [] }],
-      middleware: guard,
+      ...signedIn(deps, 'accountant', 'admin'),
       request: { params: DateParam },
       responses: {
         200: jsonContent(BillingDaySchema, 'The day was closed already; nothing changed'),

@@ -2,13 +2,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { billingToday, daysStatistics, type DayStatistics } from '../db/billing-stats.js';
-import { currentBillingDay, ledgerEntryJson } from '../db/ledger.js';
+import { currentBillingDay, ledgerEntryJson } from '../lib/billing/ledger.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
 import { accounts, billingDayStatuses, ledgerEntries, ledgerEntryKinds } from '../db/schema/billing.js';
 import { authResponses, createRouter, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 /** A date in a query: ISO `YYYY-MM-DD`, in years whose dates (and weeks, months) PostgreSQL and ISO strings both hold. */
 export const BillingDate = z.iso
@@ -110,9 +110,8 @@ export function billingRoutes(deps: ApiDeps) {
       operationId: 'getMyAccount',
       tags: ['billing'],
       summary: 'The caller’s balance, today’s earnings and ledger',
-      security: [{ bearer: [] }],
       // Any signed-in user: everyone sees only their own account, which is empty until a first entry.
-      middleware: [authenticate(deps)],
+      ...signedIn(deps),
       request: { query: PageQuery },
       responses: { 200: jsonContent(MyAccount, 'The caller’s account'), 401: authResponses[401], ...validationResponses },
     }),
@@ -153,8 +152,7 @@ export function billingRoutes(deps: ApiDeps) {
       operationId: 'listAccounts',
       tags: ['billing'],
       summary: 'Every account with its owner and balance',
-      security: [{ bearer: [] }],
-      middleware: [authenticate(deps), requireRole('accountant', 'admin')],
+      ...signedIn(deps, 'accountant', 'admin'),
       request: { query: PageQuery },
       responses: { 200: jsonContent(page(AccountSchema), 'Accounts in user id order'), ...authResponses, ...validationResponses },
     }),
@@ -191,8 +189,7 @@ export function billingRoutes(deps: ApiDeps) {
       description:
         'Days that have entries or were closed, oldest first. A closed day shows the totals its close stored; ' +
         'an open or closing day shows the ledger’s totals now.',
-      security: [{ bearer: [] }],
-      middleware: [authenticate(deps), requireRole('accountant', 'admin')],
+      ...signedIn(deps, 'accountant', 'admin'),
       request: { query: DaysQuery },
       responses: {
         200: jsonContent(

@@ -5,7 +5,7 @@ import { domainEvents } from '../db/schema/platform.js';
 import { authResponses, createRouter, jsonContent, pages, validationResponses } from './common.js';
 import { ProblemError } from './problem.js';
 import type { ApiDeps } from './deps.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 export const DomainEventSchema = z
   .object({
@@ -41,8 +41,7 @@ export function eventRoutes(deps: ApiDeps) {
       tags: ['events'],
       summary: 'The domain event log in order',
       description: 'Events in log order: by transaction, then `seq`. Pass the last `seq` seen as `after`; an event committed late is never passed over.',
-      security: [{ bearer: [] }],
-      middleware: [authenticate(deps), requireRole('admin')],
+      ...signedIn(deps, 'admin'),
       request: { query: EventsQuery },
       responses: {
         200: jsonContent(

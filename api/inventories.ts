@@ -1,9 +1,9 @@
-// Inventory context over HTTP (SPEC §5.2): the performer starts the inventory and records the counts; the inventory
+// Inventory context over HTTP: the performer starts the inventory and records the counts; the inventory
 // issue hears of the start on topic `inventory/<id>`. Every change raises the inventory's version, given as the ETag.
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { eachSkuOnce, ItemName, Quantity, Sku } from '../db/seed/inventory.js';
-import { publishToTopic } from '../activities/issues.js';
+import { eachSkuOnce, ItemName, Quantity, Sku } from '../lib/inventory/issue-type.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, inventoryStatuses } from '../db/schema/inventory.js';
@@ -13,7 +13,7 @@ import { authResponses, createRouter, IdParam, jsonBody, jsonContent, validation
 import type { ApiDeps } from './deps.js';
 import { issueService } from './issues.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate } from './security.js';
+import { signedIn } from './security.js';
 
 const LineSchema = z.object({
   sku: z.string(),
@@ -240,8 +240,6 @@ export function inventoryService(deps: ApiDeps) {
 export function inventoryRoutes(deps: ApiDeps) {
   const app = createRouter();
   const service = inventoryService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
 
   app.openapi(
     createRoute({
@@ -250,8 +248,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'getInventory',
       tags: ['inventory'],
       summary: 'An inventory with its lines; the ETag is its version',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The inventory'), headers: etagHeader },
@@ -275,8 +272,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'startInventory',
       tags: ['inventory'],
       summary: 'Start the inventory (the assignee of its issue); the issue hears of it on topic inventory/<id>',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The started inventory'), headers: etagHeader },
@@ -302,8 +298,7 @@ export function inventoryRoutes(deps: ApiDeps) {
       operationId: 'updateInventory',
       tags: ['inventory'],
       summary: 'Record counts, add found items, change the note (never the status); needs If-Match',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam, headers: IfMatchHeaders, body: jsonBody(PatchInventoryBody) },
       responses: {
         200: { ...jsonContent(InventorySchema, 'The edited inventory'), headers: etagHeader },

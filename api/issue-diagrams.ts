@@ -11,7 +11,7 @@ import type { ApiDeps, AppEnv } from './deps.js';
 import { pinnedType, stateValueOf } from './issue-machines.js';
 import { issueService, TypeKey } from './issues.js';
 import { problemContent, problems } from './problem.js';
-import { authenticate } from './security.js';
+import { signedIn } from './security.js';
 
 const svgType = 'image/svg+xml; charset=utf-8';
 const mermaidType = 'text/vnd.mermaid; charset=utf-8';
@@ -58,8 +58,6 @@ export function issueDiagramRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
   const issues = issueService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
 
   /** The chart of a type version, drawn in the format asked for; `value` names the states to highlight. */
   async function answer(c: Context<AppEnv>, key: string, version: number, format: 'svg' | 'mermaid' | undefined, value?: StateValue) {
@@ -82,8 +80,7 @@ export function issueDiagramRoutes(deps: ApiDeps) {
       summary: 'A picture of a type version’s statechart: SVG, or Mermaid text',
       description:
         'States nest as in the definition (parallel regions dashed); transitions are labelled with their event, `after <delay>`, `always` or `done`, and their guard in brackets.',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: {
         params: z.object({
           key: TypeKey.openapi({ param: { name: 'key', in: 'path' }, example: 'task' }),
@@ -112,8 +109,7 @@ export function issueDiagramRoutes(deps: ApiDeps) {
       tags: ['issues'],
       summary: 'A picture of an issue’s statechart with the states it is in highlighted: SVG, or Mermaid text',
       description: 'The chart of the type version the issue runs; every active state is highlighted, in each region of a parallel state.',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam, query: DiagramQuery },
       responses: {
         200: diagramResponse('The chart, the issue’s states highlighted (in Mermaid, the class `active`)'),

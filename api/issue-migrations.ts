@@ -6,8 +6,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, eq, getTableColumns } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import type { StateValue } from 'xstate';
-import { migrationSelection } from '../activities/issue-migrations.js';
-import { stableUuid } from '../activities/issues.js';
+import { migrationSelection } from '../lib/issues/migrations.js';
+import { stableUuid } from '../lib/ids.js';
 import { issueMigrations, issues, issueTypes } from '../db/schema/issues.js';
 import type { issueMigrationWorkflow } from '../workflows/issue-migration.js';
 import { issueMigrationWorkflowId } from '../workflows/messages.js';
@@ -18,7 +18,7 @@ import { authResponses, createRouter, IdempotencyHeaders, idempotent, jsonBody, 
 import type { ApiDeps } from './deps.js';
 import { TypeKey } from './issues.js';
 import { ProblemError, problemContent, problems, type Problem } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const KeyParam = z.object({ key: TypeKey.openapi({ param: { name: 'key', in: 'path' }, example: 'task' }) });
 const Version = z.number().int().min(1);
@@ -148,8 +148,6 @@ async function checkOccupied(deps: ApiDeps, key: string, body: Body, definition:
 export function issueMigrationRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const admins = [authenticate(deps), requireRole('admin')];
-  const bearer = [{ bearer: [] }];
   const location = (key: string, id: string) => `/issue-types/${key}/migrations/${id}`;
 
   app.openapi(
@@ -161,8 +159,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
       summary: 'Migrate running issues of one version of a type to another (runs in the background)',
       description:
         'Every state the matching running issues are in must be mapped to a state of the target version that is not final; the request is refused whole before anything moves. Issues keep their context; no entry action runs, so no money moves. The target states\' `after` timers start afresh; the old version\'s pending timers are dropped.',
-      security: bearer,
-      middleware: admins,
+      ...signedIn(deps, 'admin'),
       request: { params: KeyParam, headers: IdempotencyHeaders, body: jsonBody(MigrationBody) },
       responses: {
         202: {
@@ -214,8 +211,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
       operationId: 'getIssueMigration',
       tags: ['issue types'],
       summary: 'A migration and its progress: issues matched, migrated and skipped (with why)',
-      security: bearer,
-      middleware: admins,
+      ...signedIn(deps, 'admin'),
       request: { params: KeyParam.extend({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: jsonContent(MigrationSchema, 'The migration'), ...authResponses, 404: problemContent('No such migration of this type'), ...validationResponses },
     }),
@@ -237,8 +233,7 @@ export function issueMigrationRoutes(deps: ApiDeps) {
       operationId: 'listIssueMigrations',
       tags: ['issue types'],
       summary: 'Migrations of a type, newest first',
-      security: bearer,
-      middleware: admins,
+      ...signedIn(deps, 'admin'),
       request: { params: KeyParam, query: PageQuery },
       responses: { 200: jsonContent(page(MigrationSchema), 'A page of migrations'), ...authResponses, 404: problemContent('No such issue type'), ...validationResponses },
     }),

@@ -10,7 +10,8 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
+import { startContextOf } from '../lib/issues/builtin-types.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
 import type { PublicUser } from '../db/users.js';
@@ -25,7 +26,7 @@ import type { ApiDeps } from './deps.js';
 import { allowedEventsOf, pinnedType } from './issue-machines.js';
 import { checkEventData, checkStart, TypeInputSchema, validateInput, type TypeInput } from './issue-type-input.js';
 import { ProblemError, problemContent, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 export const TypeKey = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'lower-case letters, digits and _, starting with a letter');
 export const Title = z.string().trim().min(1).max(200);
@@ -115,13 +116,6 @@ const inState = (state: string) =>
 const TransitionSchema = z
   .object({ step: z.number().int(), from: z.string().nullable(), event: z.string(), to: z.string(), actorId: z.string(), actorRole: z.string(), at: z.iso.datetime() })
   .openapi('Transition');
-
-/** Context the API adds when a built-in type starts: config-driven SLAs its `after` delays read. */
-const serverContext = (config: ApiDeps['config']): Record<string, Record<string, unknown>> => ({
-  inventory: { startSla: config.inventory.startSla },
-});
-/** Own keys only: a type key or event such as `constructor` names no rule. */
-const ruleOf = <T>(rules: Record<string, T>, key: string): T | undefined => (Object.hasOwn(rules, key) ? rules[key] : undefined);
 
 const actorOf = (user: PublicUser): Actor => ({ id: user.id, role: user.role });
 const overseers: Role[] = ['admin', 'manager'];
@@ -270,7 +264,7 @@ export function issueService(deps: ApiDeps) {
       // Every start, by any route, takes what the type declares and nothing else: money and assignees stay server-owned.
       const declared = checkStart(type, user.role, input.title, input.context);
       const issueId = idempotencyKey ? stableUuid(`issue:${user.id}:${idempotencyKey}`) : randomUUID();
-      const context = { ...declared, ...ruleOf(serverContext(deps.config), type.key) };
+      const context = { ...declared, ...startContextOf(type.key, deps.config) };
       const startIssue = () =>
         new WithStartWorkflowOperation<typeof issueWorkflow>('issueWorkflow', issueStartOptions(issueId, type, user, { ...input, context }));
       // A retry starts nothing new: the workflow id is taken (USE_EXISTING) and the update id is the same.
@@ -344,8 +338,6 @@ export function issueRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
   const service = issueService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
   const typeJson = (row: typeof issueTypes.$inferSelect) => ({
     ...row,
     definition: row.definition as Record<string, unknown>,
@@ -360,8 +352,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'listIssueTypes',
       tags: ['issue types'],
       summary: 'Issue types by key: the latest version of each, without its definition (GET /issue-types/{key} has it)',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: PageQuery },
       responses: { 200: jsonContent(page(IssueTypeSummarySchema), 'A page of types'), 401: authResponses[401], ...validationResponses },
     }),
@@ -387,8 +378,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssueType',
       tags: ['issue types'],
       summary: 'One issue type: its current definition and every version number',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: z.object({ key: TypeKey.openapi({ param: { name: 'key', in: 'path' } }) }) },
       responses: {
         200: jsonContent(IssueTypeSchema.extend({ versions: z.array(z.number().int()) }), 'The type'),
@@ -413,8 +403,7 @@ export function issueRoutes(deps: ApiDeps) {
       tags: ['issue types'],
       summary: 'Save a new type, or the next version of an existing one',
       description: 'The definition is validated completely: catalog names and params, delays and every target. Running issues keep their version.',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('admin')],
+      ...signedIn(deps, 'admin'),
       request: { body: jsonBody(CreateIssueTypeBody) },
       responses: { 201: jsonContent(IssueTypeSchema, 'The saved version'), ...authResponses, ...validationResponses },
     }),
@@ -454,8 +443,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'startIssue',
       tags: ['issues'],
       summary: 'Start an issue of a type; answers once it has settled',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateIssueBody) },
       responses: {
         201: jsonContent(IssueSchema, 'The issue after its first step settled (a retry with the same Idempotency-Key gets this same answer)'),
@@ -482,8 +470,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'listIssues',
       tags: ['issues'],
       summary: 'Issues the caller may see, newest first',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: IssuesQuery },
       responses: { 200: jsonContent(page(IssueSchema), 'A page of issues'), 401: authResponses[401], ...validationResponses },
     }),
@@ -497,8 +484,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssue',
       tags: ['issues'],
       summary: 'An issue: state, context, assignee and the events the caller may send now',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: { 200: jsonContent(IssueSchema, 'The issue'), 401: authResponses[401], 404: problemContent('No such issue, or not yours to see'), ...validationResponses },
     }),
@@ -512,8 +498,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'sendIssueEvent',
       tags: ['issues'],
       summary: 'Send an event; answers with the issue after the step has settled',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam, body: jsonBody(SendEventBody) },
       responses: {
         200: jsonContent(IssueSchema, 'The issue after the step'),
@@ -535,8 +520,7 @@ export function issueRoutes(deps: ApiDeps) {
       operationId: 'getIssueHistory',
       tags: ['issues'],
       summary: 'Every transition of an issue: from, event, to, actor, time',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: jsonContent(z.object({ items: z.array(TransitionSchema) }), 'Transitions in order'),

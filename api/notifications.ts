@@ -14,7 +14,7 @@ import {
 import { authResponses, createRouter, IdParam, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { problemContent, problems } from './problem.js';
-import { authenticate } from './security.js';
+import { authenticate, signedIn } from './security.js';
 
 export const NotificationSchema = z
   .object({
@@ -142,8 +142,6 @@ function authenticateStream(deps: ApiDeps) {
   });
 }
 
-const bearer = [{ bearer: [] }];
-
 export function notificationRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
@@ -155,8 +153,7 @@ export function notificationRoutes(deps: ApiDeps) {
       operationId: 'listNotifications',
       tags: ['notifications'],
       summary: 'The caller’s notifications, newest first',
-      security: bearer,
-      middleware: [authenticate(deps)],
+      ...signedIn(deps),
       request: { query: NotificationsQuery },
       responses: {
         200: jsonContent(page(NotificationSchema), 'A page of notifications'),
@@ -190,8 +187,7 @@ export function notificationRoutes(deps: ApiDeps) {
       operationId: 'markNotificationRead',
       tags: ['notifications'],
       summary: 'Mark one of the caller’s notifications read (again: no change)',
-      security: bearer,
-      middleware: [authenticate(deps)],
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: jsonContent(NotificationSchema, 'The notification, read'),
@@ -224,7 +220,8 @@ export function notificationRoutes(deps: ApiDeps) {
         'Each new notification arrives as an event named `notification` whose data is the Notification JSON and whose id is ' +
         'its id. A `: keep-alive` comment is sent every 15 s. Browsers pass the token as `?access_token=`; ' +
         'notifications missed while disconnected are in `GET /notifications`.',
-      security: bearer,
+      // Signed in as everywhere, but the token may come in the query too (authenticateStream).
+      security: [{ bearer: [] }],
       middleware: [authenticateStream(deps)],
       request: { query: StreamQuery },
       responses: {

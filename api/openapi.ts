@@ -20,7 +20,7 @@ const servers = [{ url: '/', description: 'This API: the origin the document was
 
 /**
  * The document as served. `errorMessage` (the message a built-in type's input schema refuses a value with,
- * db/seed/input.ts) is a keyword only this API reads; in the document it travels as the extension
+ * lib/issues/builtin-input.ts) is a keyword only this API reads; in the document it travels as the extension
  * `x-errorMessage`, which OpenAPI tools accept, and stored type definitions keep their `errorMessage`.
  */
 export function openApiDocument(app: OpenAPIHono<AppEnv>) {

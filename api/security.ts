@@ -54,3 +54,14 @@ export function requireRole(...roles: Role[]) {
     await next();
   });
 }
+
+/**
+ * What a route for signed-in callers spreads into `createRoute`: the bearer token it documents, and the middleware
+ * that checks it and, when roles are named, that the caller has one of them.
+ */
+export function signedIn(deps: ApiDeps, ...roles: Role[]): { security: { bearer: string[] }[]; middleware: ReturnType<typeof authenticate>[] } {
+  return {
+    security: [{ bearer: [] }],
+    middleware: roles.length ? [authenticate(deps), requireRole(...roles)] : [authenticate(deps)],
+  };
+}

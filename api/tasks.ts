@@ -1,17 +1,17 @@
-// aTES task shortcuts over the generic issue API (SPEC §5.1), and the shuffle.
+// aTES task shortcuts over the generic issue API, and the shuffle.
 import { createRoute, z, type RouteHandler } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
 import type { shuffleWorkflow } from '../workflows/shuffle.js';
 import { shuffleProgressQuery, shuffleWorkflowId } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, validationResponses } from './common.js';
 import type { ApiDeps, AppEnv } from './deps.js';
-import { TaskContextFields, TaskTitle } from '../db/seed/task.js';
+import { TaskContextFields, TaskTitle } from '../lib/tasks/issue-type.js';
 import { IssueSchema, issueService, Title, unavailableResponse } from './issues.js';
 import { problemContent, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const CreateTaskBody = TaskContextFields.extend({ title: Title.pipe(TaskTitle) }).openapi('CreateTaskRequest');
 
@@ -29,8 +29,6 @@ const ShuffleSchema = z
 export function taskRoutes(deps: ApiDeps) {
   const app = createRouter();
   const issues = issueService(deps);
-  const signedIn = [authenticate(deps)];
-  const bearer = [{ bearer: [] }];
 
   app.openapi(
     createRoute({
@@ -39,8 +37,7 @@ export function taskRoutes(deps: ApiDeps) {
       operationId: 'createTask',
       tags: ['tasks'],
       summary: 'Create a task: priced, assigned to a random worker who is charged the fee and notified',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { headers: IdempotencyHeaders, body: jsonBody(CreateTaskBody) },
       responses: {
         201: jsonContent(IssueSchema, 'The task with its assignee (a retry with the same Idempotency-Key gets this same answer)'),
@@ -66,8 +63,7 @@ export function taskRoutes(deps: ApiDeps) {
       operationId: 'listMyTasks',
       tags: ['tasks'],
       summary: 'Tasks assigned to the caller, newest first',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { query: PageQuery.extend({ status: z.enum(['active', 'done']).optional() }) },
       responses: { 200: jsonContent(page(IssueSchema), 'A page of tasks'), 401: authResponses[401], ...validationResponses },
     }),
@@ -81,8 +77,7 @@ export function taskRoutes(deps: ApiDeps) {
       operationId: 'completeTask',
       tags: ['tasks'],
       summary: 'Complete a task (its assignee only); credits the reward',
-      security: bearer,
-      middleware: signedIn,
+      ...signedIn(deps),
       request: { params: IdParam },
       responses: {
         200: jsonContent(IssueSchema, 'The done task'),
@@ -104,8 +99,7 @@ export function taskRoutes(deps: ApiDeps) {
       operationId: 'shuffleTasks',
       tags: ['tasks'],
       summary: 'Reassign every open task to a random active worker (runs in the background)',
-      security: bearer,
-      middleware: [authenticate(deps), requireRole('manager', 'admin')],
+      ...signedIn(deps, 'manager', 'admin'),
       request: { headers: IdempotencyHeaders },
       responses: { 202: jsonContent(ShuffleSchema, 'The shuffle has started; watch it at /task-shuffles/{id}'), ...authResponses },
     }),
@@ -142,8 +136,7 @@ export function taskRoutes(deps: ApiDeps) {
     operationId: 'getTaskShuffle',
     tags: ['tasks'],
     summary: 'Progress of a shuffle',
-    security: bearer,
-    middleware: [authenticate(deps), requireRole('manager', 'admin')],
+    ...signedIn(deps, 'manager', 'admin'),
     request: { params: IdParam },
     responses: { 200: jsonContent(ShuffleSchema, 'Progress so far'), ...authResponses, 404: problemContent('No such shuffle'), ...validationResponses },
   });

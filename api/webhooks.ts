@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { stableUuid } from '../activities/issues.js';
+import { stableUuid } from '../lib/ids.js';
 import { knownDomainEventNames } from '../db/events.js';
 import { webhookDeliveries, webhookSubscriptions, webhookDeliveryOutcomes, type WebhookDeliveryRow, type WebhookSubscriptionRow } from '../db/schema/notifications.js';
 import { webhookWorkflowId } from '../workflows/messages.js';
@@ -13,7 +13,7 @@ import type { webhookDeliveryWorkflow } from '../workflows/webhooks.js';
 import { authResponses, createRouter, IdempotencyHeaders, idempotent, IdParam, jsonBody, jsonContent, page, PageQuery, pages, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { problemContent, problems } from './problem.js';
-import { authenticate, requireRole } from './security.js';
+import { signedIn } from './security.js';
 
 const NewWebhookBody = z
   .object({
@@ -82,8 +82,6 @@ const deliveryPages = pages([webhookDeliveries.attemptedAt, webhookDeliveries.id
 export function webhookRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
-  const adminOnly = [authenticate(deps), requireRole('admin')];
-  const bearer = [{ bearer: [] }];
 
   const find = async (id: string) => {
     const [row] = await db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.id, id));
@@ -102,8 +100,7 @@ export function webhookRoutes(deps: ApiDeps) {
         'Every domain event named in `eventTypes` that is written from now on is POSTed to `url` as `{ type, timestamp, data }` ' +
         'with the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`, in the order of the log, ' +
         'each retried until it is delivered or its retry window (24 h) closes.',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { headers: IdempotencyHeaders, body: jsonBody(NewWebhookBody) },
       responses: {
         201: jsonContent(NewWebhookSchema, 'The subscription with its signing secret'),
@@ -161,8 +158,7 @@ export function webhookRoutes(deps: ApiDeps) {
       operationId: 'listWebhooks',
       tags: ['webhooks'],
       summary: 'The webhook subscriptions, newest first',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { query: PageQuery },
       responses: { 200: jsonContent(page(WebhookSchema), 'A page of subscriptions'), ...authResponses, ...validationResponses },
     }),
@@ -186,8 +182,7 @@ export function webhookRoutes(deps: ApiDeps) {
       operationId: 'getWebhook',
       tags: ['webhooks'],
       summary: 'One webhook subscription (without its secret)',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam },
       responses: { 200: jsonContent(WebhookSchema, 'The subscription'), ...authResponses, 404: problemContent('No such subscription'), ...validationResponses },
     }),
@@ -201,8 +196,7 @@ export function webhookRoutes(deps: ApiDeps) {
       operationId: 'deleteWebhook',
       tags: ['webhooks'],
       summary: 'Unsubscribe: no event goes out after this answer (a request already under way may still finish)',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam },
       responses: { 204: { description: 'Deleted, with its delivery records' }, ...authResponses, 404: problemContent('No such subscription'), ...validationResponses },
     }),
@@ -228,8 +222,7 @@ export function webhookRoutes(deps: ApiDeps) {
       operationId: 'listWebhookDeliveries',
       tags: ['webhooks'],
       summary: 'Every delivery attempt of a subscription, newest first',
-      security: bearer,
-      middleware: adminOnly,
+      ...signedIn(deps, 'admin'),
       request: { params: IdParam, query: PageQuery },
       responses: {
         200: jsonContent(page(WebhookDeliverySchema), 'A page of attempts'),

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase, openDatabase } from '../db/client.js';
-import { ensureBuiltinIssueTypes } from '../db/seed/issue-types.js';
+import { ensureBuiltinIssueTypes } from './issues/builtin-types.js';
 import { bundleWorkflows, tracedBundlePath } from '../workers/run.js';
 import { loadConfig, searchPath } from './config.js';
 import { quietBundlerLogger, type Logger } from './logger.js';

@@ -13,7 +13,7 @@ import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase, type Database } from '../db/client.js';
-import { currentBillingDay } from '../db/ledger.js';
+import { currentBillingDay } from '../lib/billing/ledger.js';
 import type { Role } from '../db/schema/auth.js';
 import { createUser } from '../db/users.js';
 import { loadConfig } from '../lib/config.js';

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtinIssueTypes } from '../db/seed/issue-types.js';
+import { builtinIssueTypes } from '../lib/issues/builtin-types.js';
 import { chromiumCandidates, findChromium, runChromium } from '../lib/chromium.js';
 import { statechartGraph } from '../lib/statechart-diagram/graph.js';
 import { layoutStatechart, toSvg } from '../lib/statechart-diagram/svg.js';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transaction } from '../db/client.js';
-import { appendLedgerEntry, type LedgerEntryJson } from '../db/ledger.js';
+import { appendLedgerEntry, type LedgerEntryJson } from '../lib/billing/ledger.js';
 import { users, type Role, type UserStatus } from '../db/schema/auth.js';
 import { billingDays, type BillingDayStatus, type LedgerEntryKind } from '../db/schema/billing.js';
 import { issues } from '../db/schema/issues.js';

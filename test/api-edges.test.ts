@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
+import { currentBillingDay, recordLedgerEntry } from '../lib/billing/ledger.js';
 import { users } from '../db/schema/auth.js';
 import { services, workerApplications } from '../db/schema/services.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';

@@ -5,7 +5,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingDays } from '../db/schema/billing.js';
-import { localDate } from '../workflows/billing-calendar.js';
+import { localDate } from '../lib/billing/calendar.js';
 import type { billingDayWorkflow } from '../workflows/billing-day.js';
 import { billingDayProgressQuery, billingDayWorkflowId } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';

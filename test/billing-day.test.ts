@@ -3,14 +3,14 @@
 // payout is mailed once (to a real in-process SMTP server), and the Schedule fires at local midnight.
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentBillingDay, recordLedgerEntry } from '../db/ledger.js';
+import { currentBillingDay, recordLedgerEntry } from '../lib/billing/ledger.js';
 import { users } from '../db/schema/auth.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { emailDeliveries } from '../db/schema/notifications.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { billingScheduleOptions } from '../workers/billing-schedule.js';
 import type { billingDayWorkflow } from '../workflows/billing-day.js';
-import { localDate } from '../workflows/billing-calendar.js';
+import { localDate } from '../lib/billing/calendar.js';
 import { billingDayWorkflowId, closeBillingDaySignal } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';

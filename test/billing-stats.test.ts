@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayTotals, totalsOfDays, workersInNegative } from '../db/billing-stats.js';
-import { appendLedgerEntry, type LedgerEntryInput } from '../db/ledger.js';
+import { appendLedgerEntry, type LedgerEntryInput } from '../lib/billing/ledger.js';
 import { billingDays } from '../db/schema/billing.js';
 import { startHarness, type Harness } from './support/harness.js';
 

@@ -1,7 +1,7 @@
 // Diagrams over HTTP: every built-in type's chart as SVG and as Mermaid (by `format` or by Accept), an issue's chart
 // with the states it is in highlighted (each region of a parallel state), and the 404s and 422s around them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinIssueTypes } from '../db/seed/issue-types.js';
+import { builtinIssueTypes } from '../lib/issues/builtin-types.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
 let h: Harness;

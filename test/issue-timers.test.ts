@@ -1,7 +1,7 @@
 // Delayed transitions are durable Temporal timers: one fires although the worker process was killed and
 // restarted meanwhile, and a left state's timer never fires. Topics deliver published events to subscribers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishToTopic } from '../activities/issues.js';
+import { publishToTopic } from '../lib/issues/topics.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBillingActivities, type RecordLedgerEntryInput } from '../activities/billing.js';
-import { appendLedgerEntry, beginClosingDay, recordLedgerEntry, type LedgerEntryJson } from '../db/ledger.js';
+import { appendLedgerEntry, beginClosingDay, recordLedgerEntry, type LedgerEntryJson } from '../lib/billing/ledger.js';
 import { startHarness, type Harness } from './support/harness.js';
 
 const localDate = (at: Date, timeZone: string) =>

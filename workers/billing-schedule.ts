@@ -2,7 +2,7 @@
 // evaluates the calendar in that zone, so a DST change moves the UTC instant, never the local midnight.
 import { ScheduleAlreadyRunning, WorkflowExecutionAlreadyStartedError, type Client, type ScheduleOptions, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Config } from '../lib/config.js';
-import { localDate } from '../workflows/billing-calendar.js';
+import { localDate } from '../lib/billing/calendar.js';
 import type { billingDayWorkflow, openBillingDayWorkflow } from '../workflows/billing-day.js';
 import { billingDayWorkflowId } from '../workflows/messages.js';
 import { taskQueues } from '../workflows/task-queues.js';

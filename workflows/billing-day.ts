@@ -9,9 +9,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { ClosedDay } from '../activities/billing.js';
 import type { BillingActivities, NotificationActivities } from '../activities/types.js';
-import { endOfLocalDay, localDate } from './billing-calendar.js';
+import { endOfLocalDay, localDate } from '../lib/billing/calendar.js';
+import type { ClosedDay } from '../lib/billing/days.js';
 import {
   billingDayProgressQuery,
   billingDayWorkflowId,

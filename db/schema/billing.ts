@@ -12,7 +12,7 @@ export const billingDayStatusEnum = pgEnum('billing_day_status', billingDayStatu
 
 /**
  * One row per local date in BILLING_TIMEZONE that has entries or was closed. Writers hold a shared lock on
- * the day they write to, so closing it (status `closing`) waits for them; see db/ledger.ts.
+ * the day they write to, so closing it (status `closing`) waits for them; see lib/billing/ledger.ts.
  */
 export const billingDays = pgTable('billing_days', {
   date: date('date', { mode: 'string' }).primaryKey(),

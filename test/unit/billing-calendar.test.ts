@@ -1,7 +1,7 @@
-// The billing calendar (workflows/billing-calendar.ts): local dates and the instant each billing day ends, in any
+// The billing calendar (lib/billing/calendar.ts): local dates and the instant each billing day ends, in any
 // time zone, across DST changes. The workflow that waits for that instant is tested in test/billing-calendar.test.ts.
 import { describe, expect, it } from 'vitest';
-import { endOfLocalDay, localDate, nextDate } from '../../workflows/billing-calendar.js';
+import { endOfLocalDay, localDate, nextDate } from '../../lib/billing/calendar.js';
 
 const at = (iso: string) => Date.parse(iso);
 const endIso = (date: string, timeZone: string) => new Date(endOfLocalDay(date, timeZone)).toISOString();

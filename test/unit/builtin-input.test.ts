@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkEventData, checkStart, validateInput, type TypeInput } from '../../api/issue-type-input.js';
 import { ProblemError } from '../../api/problem.js';
-import { builtinIssueTypes } from '../../db/seed/issue-types.js';
+import { builtinIssueTypes } from '../../lib/issues/builtin-types.js';
 import { validateDefinition } from '../../workflows/statechart/validate.js';
 
 const saved = (key: string) => {

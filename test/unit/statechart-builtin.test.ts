@@ -1,9 +1,9 @@
-// The built-in issue types (db/seed/*.ts) as realistic charts: their lifecycles stepped through the pure machine,
+// The built-in issue types (lib/*/issue-type.ts) as realistic charts: their lifecycles stepped through the pure machine,
 // with effects, timers, guards and rendered expressions checked the way the issue workflow would run them.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { inventoryType } from '../../db/seed/inventory.js';
-import { serviceRequestType } from '../../db/seed/service-request.js';
-import { taskType } from '../../db/seed/task.js';
+import { inventoryType } from '../../lib/inventory/issue-type.js';
+import { serviceRequestType } from '../../lib/services/issue-type.js';
+import { taskType } from '../../lib/tasks/issue-type.js';
 import { effects } from '../../workflows/statechart/catalog.js';
 import { allowedEvents, start, stateName, step } from '../../workflows/statechart/machine.js';
 import { validateDefinition } from '../../workflows/statechart/validate.js';

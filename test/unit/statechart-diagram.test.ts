@@ -2,9 +2,9 @@
 // type both pictures hold every state and every transition; the SVG is well-formed XML laid out by ELK, with
 // nested states inside their parents and no coordinate left undefined.
 import { describe, expect, it } from 'vitest';
-import { inventoryType } from '../../db/seed/inventory.js';
-import { serviceRequestType } from '../../db/seed/service-request.js';
-import { taskType } from '../../db/seed/task.js';
+import { inventoryType } from '../../lib/inventory/issue-type.js';
+import { serviceRequestType } from '../../lib/services/issue-type.js';
+import { taskType } from '../../lib/tasks/issue-type.js';
 import { activeStates, allStates, guardLabel, statechartGraph, type StatechartGraph } from '../../lib/statechart-diagram/graph.js';
 import { toMermaid } from '../../lib/statechart-diagram/mermaid.js';
 import { layoutStatechart, toSvg, type Box } from '../../lib/statechart-diagram/svg.js';

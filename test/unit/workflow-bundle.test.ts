@@ -43,6 +43,10 @@ describe('the workflow bundle', () => {
     expect(modules.filter((module) => /@opentelemetry|interceptors-opentelemetry|tracing-interceptors/.test(module))).toEqual([]);
   });
 
+  it('of lib/, holds only the deterministic modules eslint.config.js holds to the workflows’ rules', () => {
+    expect(modules.filter((module) => module.startsWith('./lib/'))).toEqual(['./lib/billing/calendar.ts']);
+  });
+
   it('of our own dependencies, holds only Temporal’s workflow side and xstate', () => {
     const { dependencies } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
     const ours = new Set(modules.map(packageOf).filter((name) => name !== undefined && Object.hasOwn(dependencies, name)));

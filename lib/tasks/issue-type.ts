@@ -1,7 +1,7 @@
-// The aTES task (SPEC §5.1) as a statechart. Prices are drawn once, in the root entry, so a shuffle
+// The aTES task as a statechart. Prices are drawn once, in the root entry, so a shuffle
 // (which re-enters `assigning`) never changes them.
 import { z } from 'zod';
-import { declared, matching } from './input.js';
+import { declared, matching } from '../issues/builtin-input.js';
 
 /** What a task starter gives beside its title: the jira id has its own field, so a title holds no brackets. */
 export const TaskContextFields = z

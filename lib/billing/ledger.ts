@@ -11,10 +11,10 @@
 // writers that arrive after the close wait for its commit. (FOR KEY SHARE would be wrong outright: it does not
 // conflict with an UPDATE that leaves the key alone.)
 import { eq, sql } from 'drizzle-orm';
-import { nextDate } from '../workflows/billing-calendar.js';
-import { billingToday } from './billing-stats.js';
-import { transaction, type Db, type Transaction } from './client.js';
-import { appendEvent } from './events.js';
+import { nextDate } from './calendar.js';
+import { billingToday } from '../../db/billing-stats.js';
+import { transaction, type Db, type Transaction } from '../../db/client.js';
+import { appendEvent } from '../../db/events.js';
 import {
   accounts,
   billingDays,
@@ -23,7 +23,7 @@ import {
   type BillingDayRow,
   type LedgerEntryKind,
   type LedgerEntryRow,
-} from './schema/billing.js';
+} from '../../db/schema/billing.js';
 
 
 export interface LedgerEntryInput {

@@ -1,9 +1,9 @@
-// A client's service request (SPEC §5.3, seed 002) as a statechart. The price, the commission and the SLAs are
+// A client's service request as a statechart. The price, the commission and the SLAs are
 // fixed when the request is made (`describeService`); offers go to qualified workers one at a time, never to the
 // same worker twice (`offeredWorkerIds`); billing (charge and credit) commits with the `done` step.
 
 import { z } from 'zod';
-import { declared, Text } from './input.js';
+import { declared, Text } from '../issues/builtin-input.js';
 
 /** What a client gives when requesting a service, beside its title; its first step fixes the price and SLAs from the catalog. */
 export const ServiceRequestFields = z.object({ serviceId: z.uuid(), note: z.string().max(2000).default('') }).strict();

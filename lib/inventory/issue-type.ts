@@ -1,11 +1,12 @@
-// The inventory issue (SPEC §5.2, seed 000 scenario 1) as a statechart. The issue creates its inventory in the
+// The inventory issue as a statechart. The issue creates its inventory in the
 // inventory context, listens on `inventory/<id>` for the performer's start, and asks the inventory context to close
 // (or reopen) it. `inventory.created/started/closed/reopened` are written by the inventory context with the change;
 // every other step emits its own `inventory.*` event here, so the event log tells the scenario in order.
 // `context.startSla` is put in by the API at creation (INVENTORY_START_SLA).
 
 import { z } from 'zod';
-import { declared, matching, Text } from './input.js';
+import type { Config } from '../config.js';
+import { declared, matching, Text } from '../issues/builtin-input.js';
 
 export const Sku = matching(/^[\w.\-/]+$/, 'letters, digits and . _ - /', 64);
 export const ItemName = Text(200);
@@ -34,6 +35,9 @@ export const InventoryFields = z
       .meta({ 'x-uniqueBy': 'sku', errorMessage: 'list 1 to 1000 expected items' }),
   })
   .strict();
+/** Context the API adds when an inventory starts: the configured start SLA its `after` delay reads. */
+export const inventoryStartContext = (config: Config) => ({ startSla: config.inventory.startSla });
+
 /** What a reviewer's `return` carries. */
 const ReturnFields = z.object({ comment: Text(2000) }).strict();
 const event = (name: string, data: Record<string, unknown> = {}) => ({
