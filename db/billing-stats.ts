@@ -15,7 +15,7 @@ export interface DayTotals {
   feesCents: number;
   /** Rewards credited: sum of `reward` entries. */
   rewardsCents: number;
-  /** Management earnings (SPEC §5.4, §5.5): fees − rewards; negative when rewards exceed fees. */
+  /** Management earnings: fees − rewards; negative when rewards exceed fees. */
   earningsCents: number;
   /** Paid out by the day's close: −sum of `payout` entries. */
   payoutsCents: number;

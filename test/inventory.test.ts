@@ -1,6 +1,6 @@
-// Seed 000, scenario 1 over HTTP: an inventory issue creates its inventory, is assigned and pushed to a performer,
+// The inventory scenario over HTTP: an inventory issue creates its inventory, is assigned and pushed to a performer,
 // hears of the start on topic inventory/<id>, closes the inventory when the performer closes the issue, and goes
-// to a reviewer who approves it or returns it. The domain event log tells the scenario in the seed's order.
+// to a reviewer who approves it or returns it. The domain event log tells the scenario in order.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
