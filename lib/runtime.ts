@@ -64,3 +64,26 @@ export async function prepareDatabase(config: Config, databaseUrl: string): Prom
     await db.close();
   }
 }
+
+/**
+ * Stops a script's processes and servers once, on SIGINT or SIGTERM or when the script gives up: `stop` runs, then
+ * the process exits with `code` (1 when stopping failed). Answers that shutdown, for the script's own failures.
+ */
+export function shutdownOnSignals(log: Logger, order: string, stop: () => Promise<void>) {
+  let stopping = false;
+  const shutdown = async (reason: string, code = 0): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${reason}: shutting down (${order})`);
+    try {
+      await stop();
+    } catch (error) {
+      log.error('shutdown failed', error);
+      code = 1;
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return Object.defineProperty(shutdown, 'stopping', { get: () => stopping }) as typeof shutdown & { readonly stopping: boolean };
+}

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { startChildService, type ChildService } from '../bench/processes.js';
 import { ConfigError, inheritedEnvironment, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
-import { ensureDatabase, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
+import { ensureDatabase, jwtSecret, prepareDatabase, shutdownOnSignals, type Resource } from '../lib/runtime.js';
 import { toolsDir, writeWorkflowBundle } from '../lib/stack.js';
 import {
   ensureTemporalServerBinaries,
@@ -35,24 +35,11 @@ const workerCount = 2;
 const started: Resource<unknown>[] = [];
 const processes: ChildService[] = [];
 let temporal: TemporalCluster | undefined;
-let stopping = false;
-
-async function shutdown(signal: string, code = 0) {
-  if (stopping) return;
-  stopping = true;
-  log.info(`${signal}: shutting down (APIs, then workers drain, then Temporal and PostgreSQL stop)`);
-  try {
-    for (const service of processes.splice(0).reverse()) await service.stop();
-    await temporal?.stop();
-    for (const resource of started.reverse()) await resource.stop();
-  } catch (error) {
-    log.error('shutdown failed', error);
-    code = 1;
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+const shutdown = shutdownOnSignals(log, 'APIs, then workers drain, then Temporal and PostgreSQL stop', async () => {
+  for (const service of processes.splice(0).reverse()) await service.stop();
+  await temporal?.stop();
+  for (const resource of started.reverse()) await resource.stop();
+});
 
 try {
   const binaries = ensureTemporalServerBinaries(path.join(toolsDir, 'temporal-server', 'bin'), log);
@@ -122,7 +109,7 @@ try {
   // A process that dies on its own is a failure of the whole stack, as with `npm start`.
   for (const service of processes) {
     service.child.once('exit', (code, signal) => {
-      if (!stopping) void shutdown(`process ${service.child.pid} exited (${code ?? signal})`, 1);
+      if (!shutdown.stopping) void shutdown(`process ${service.child.pid} exited (${code ?? signal})`, 1);
     });
   }
 } catch (error) {

@@ -1,7 +1,7 @@
 // `npm start`: everything in one process tree, on embedded defaults unless configured otherwise.
 import { ConfigError, contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
-import { ensureDatabase, ensureTemporal, jwtSecret, prepareDatabase, type Resource } from '../lib/runtime.js';
+import { ensureDatabase, ensureTemporal, jwtSecret, prepareDatabase, shutdownOnSignals, type Resource } from '../lib/runtime.js';
 import { startProcess, type AtesProcess } from '../lib/process.js';
 import { startTracing } from '../lib/tracing.js';
 import { loadWorkflowBundle } from '../workers/run.js';
@@ -19,24 +19,11 @@ const log = createLogger(config.logLevel, 'ates', config.logFormat);
 const tracing = await startTracing(config, 'ates');
 const started: Resource<unknown>[] = [];
 let services: AtesProcess | undefined;
-let stopping = false;
-
-async function shutdown(signal: string, code = 0) {
-  if (stopping) return;
-  stopping = true;
-  log.info(`${signal}: shutting down (workers drain, then Temporal and PostgreSQL stop)`);
-  try {
-    await services?.stop();
-    await tracing?.shutdown();
-    for (const resource of started.reverse()) await resource.stop();
-  } catch (error) {
-    log.error('shutdown failed', error);
-    code = 1;
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+const shutdown = shutdownOnSignals(log, 'workers drain, then Temporal and PostgreSQL stop', async () => {
+  await services?.stop();
+  await tracing?.shutdown();
+  for (const resource of started.reverse()) await resource.stop();
+});
 
 try {
   const database = await ensureDatabase(config, log);
