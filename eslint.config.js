@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   // The helper itself, and tests that set up data in plain transactions.
-  { files: ['db/client.ts', 'test/**/*.ts', 'bench/**/*.ts'], rules: { 'no-restricted-syntax': ['error', readConfigOnce] } },
+  { files: ['db/client.ts', 'test/**/*.{ts,tsx}', 'bench/**/*.ts'], rules: { 'no-restricted-syntax': ['error', readConfigOnce] } },
   {
     files: ['workflows/**/*.ts'],
     rules: {
@@ -58,5 +58,5 @@ export default tseslint.config(
   { files: ['workflows/statechart/validate.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...forbiddenInWorkflows, zodInWorkflows] }] } },
   { files: ['workflows/statechart/catalog-schemas.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: forbiddenInWorkflows }] } },
   { files: ['lib/config.ts'], rules: { 'no-restricted-syntax': 'off' } },
-  { files: ['test/**/*.ts', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  { files: ['test/**/*.{ts,tsx}', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );
