@@ -58,5 +58,13 @@ export default tseslint.config(
   { files: ['workflows/statechart/validate.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...forbiddenInWorkflows, zodInWorkflows] }] } },
   { files: ['workflows/statechart/catalog-schemas.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: forbiddenInWorkflows }] } },
   { files: ['lib/config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  // The dashboard's script runs in the browser, next to uPlot's.
+  {
+    files: ['api/dashboard/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', uPlot: 'readonly' },
+    },
+  },
   { files: ['test/**/*.{ts,tsx}', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

@@ -237,3 +237,20 @@ export async function topTask(db: Tx, from: string, to: string): Promise<TopTask
     completedAt: task.completedAt,
   };
 }
+
+/**
+ * A user's balance at the end of each billing day from `from` to `to` that has entries of theirs: the sum of every
+ * entry of theirs up to that day (an account's balance is the sum of its entries), oldest first.
+ */
+export async function balanceByDay(db: Tx, userId: string, from: string, to: string): Promise<{ date: string; balanceCents: number }[]> {
+  const rows = await db.execute<{ date: string; balance: string }>(sql`
+    select date, balance from (
+      select ${ledgerEntries.billingDate}::text as date,
+        (sum(sum(${ledgerEntries.amountCents})) over (order by ${ledgerEntries.billingDate}))::text as balance
+      from ${ledgerEntries} where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} <= ${to}::date
+      group by ${ledgerEntries.billingDate}
+    ) days
+    where date >= ${from}
+    order by date`);
+  return rows.map((row) => ({ date: row.date, balanceCents: Number(row.balance) }));
+}
