@@ -1,5 +1,6 @@
 // The frame of every dashboard page: head (viewport, the stylesheets and the one script, all from /dashboard/assets),
 // the navigation the user's role allows, and the logout form.
+import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { Role } from '../../db/schema/auth.js';
 import type { PublicUser } from '../../db/users.js';
@@ -18,11 +19,15 @@ export const CsrfField = ({ token }: { token: string }) => <input type="hidden" 
 export function Layout(props: { title: string; user?: PublicUser; csrfToken: string; current?: string; children: Child }) {
   const { title, user, csrfToken, current, children } = props;
   return (
-    <html lang="en">
+    <>
+      {raw('<!doctype html>')}
+      <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · aTES`}</title>
+        {/* No icon: the browser would ask this API for /favicon.ico. */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={assetUrl('uPlot.min.css')} />
         <link rel="stylesheet" href={assetUrl('dashboard.css')} />
         <script src={assetUrl('uPlot.iife.min.js')} defer></script>
@@ -59,7 +64,8 @@ export function Layout(props: { title: string; user?: PublicUser; csrfToken: str
           {children}
         </main>
       </body>
-    </html>
+      </html>
+    </>
   );
 }
 

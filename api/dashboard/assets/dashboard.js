@@ -44,7 +44,20 @@
     window.addEventListener('resize', () => plot.setSize(size()));
   }
 
-  /** Polls the day's progress (the same read as GET /billing/days/{date}) until it reads closed, then reloads the page. */
+  /** Writes the day's figures as the page does: money in `data-cents` and as text, counts as text. */
+  function showFigures(element, day) {
+    element.querySelectorAll('[data-figure]').forEach((figure) => {
+      const value = day[figure.dataset.figure];
+      if (figure.dataset.cents !== undefined) {
+        figure.dataset.cents = String(value);
+        figure.textContent = money(value);
+      } else {
+        figure.textContent = value ?? '–';
+      }
+    });
+  }
+
+  /** Polls the day (the same read as GET /billing/days/{date}) and shows the close's progress until it reads closed. */
   function followClose(element) {
     const status = element.querySelector('[data-live-status]');
     const progress = element.querySelector('[data-live-progress]');
@@ -58,17 +71,16 @@
         setTimeout(poll, 2000);
         return;
       }
-      status.textContent = day.status;
-      status.dataset.status = day.status;
+      showFigures(element, day);
       if (day.progress) {
         const p = day.progress;
         progress.textContent = `${p.accountsDone} of ${p.accountsTotal} accounts, ${p.payouts} payouts, ${money(p.paidOutCents)} paid out`;
       }
-      if (day.status === 'closed') {
-        progress.textContent = 'Closed.';
-        window.location.reload();
-        return;
-      }
+      if (day.status === 'closed') progress.textContent = `Closed at ${day.closedAt.slice(0, 16).replace('T', ' ')} UTC.`;
+      // The status goes last: whoever waits for "closed" finds the figures final.
+      status.textContent = day.status;
+      status.dataset.status = day.status;
+      if (day.status === 'closed') return;
       setTimeout(poll, 1000);
     };
     poll();
