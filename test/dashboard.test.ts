@@ -276,7 +276,8 @@ describe('the dashboard', () => {
         const pageEntries: [string, unknown][] = [];
         let path: string | undefined = '/dashboard/account';
         for (let after: string | null = ''; after !== null; ) {
-          const apiPage: any = (await h.request('GET', `/billing/me${after ? `?after=${encodeURIComponent(after)}` : ''}`, { token: each.token })).body;
+          // The dashboard's pages hold 20 entries.
+          const apiPage: any = (await h.request('GET', `/billing/me?limit=20${after ? `&after=${encodeURIComponent(after)}` : ''}`, { token: each.token })).body;
           apiEntries.push(...apiPage.entries.items);
           after = apiPage.entries.nextCursor;
           const html: string = (await client.get(path!)).html;
@@ -284,7 +285,7 @@ describe('the dashboard', () => {
           path = /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&');
           expect(Boolean(path)).toBe(after !== null);
         }
-        expect(apiEntries.length).toBeGreaterThan(50);
+        expect(apiEntries.length).toBeGreaterThan(40);
         expect(pageEntries).toEqual(apiEntries.map((entry) => [String(entry.id), entry.amountCents]));
 
         // The balance at the end of each day of the chart: the API's entries summed up to that day.

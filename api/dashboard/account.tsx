@@ -20,9 +20,12 @@ const kindTitles: Record<string, string> = {
   payout: 'Payout',
 };
 
+/** A page of the ledger is shorter than the API's default: it has to be read, on a phone too. */
+const LedgerPageQuery = PageQuery.extend({ limit: PageQuery.shape.limit.removeDefault().default(20) });
+
 export function accountRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
   app.get('/dashboard/account', signedIn(deps), async (c) => {
-    const query = PageQuery.safeParse(c.req.query());
+    const query = LedgerPageQuery.safeParse(c.req.query());
     if (!query.success) throw problems.badRequest('the page asked for is not one this dashboard links to');
     const user = c.get('user');
     const account = await myAccount(deps, user.id, query.data);

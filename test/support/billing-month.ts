@@ -3,11 +3,11 @@
 // payouts of the positive balances, and the day's totals and workers in the negative stored on the day.
 // Used by test/dashboard.test.ts and scripts/dashboard-screenshots.ts.
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { dayTotals, workersInNegative } from '../../db/billing-stats.js';
 import type { Db } from '../../db/client.js';
 import { appendLedgerEntry } from '../../db/ledger.js';
-import { accounts, billingDays } from '../../db/schema/billing.js';
+import { accounts, billingDays, ledgerEntries } from '../../db/schema/billing.js';
 import { issues } from '../../db/schema/issues.js';
 
 const dayMs = 86_400_000;
@@ -102,5 +102,13 @@ export async function seedBillingMonth(
       })
       .where(eq(billingDays.date, date));
   }
+  // Entries were written just now; before today they get the hours of their day back: the day's work from 08:00
+  // UTC in the order it was written, each close's payouts just after its midnight.
+  await db.execute(sql`
+    update ${ledgerEntries} as e set created_at = case when e.kind = 'payout'
+        then (e.billing_date + 1)::timestamp + interval '5 seconds'
+        else e.billing_date::timestamp + interval '8 hours' + n.position * interval '7 minutes' end at time zone 'UTC'
+    from (select id, row_number() over (partition by billing_date order by id) as position from ${ledgerEntries}) n
+    where n.id = e.id and e.key like 'month:%' and e.billing_date < ${today}::date`);
   return { from, today };
 }
