@@ -11,15 +11,6 @@ import { ChartData, Layout } from './layout.js';
 import { Money } from './money.js';
 import { signedIn, type DashboardEnv } from './session.js';
 
-const kindTitles: Record<string, string> = {
-  assign_fee: 'Assignment fee',
-  reward: 'Reward',
-  service_charge: 'Service charge',
-  service_credit: 'Service credit',
-  adjustment: 'Adjustment',
-  payout: 'Payout',
-};
-
 /** A page of the ledger is shorter than the API's default: it has to be read, on a phone too. */
 const LedgerPageQuery = PageQuery.extend({ limit: PageQuery.shape.limit.removeDefault().default(20) });
 
@@ -76,11 +67,8 @@ export function accountRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
                 <tbody>
                   {items.map((entry) => (
                     <tr data-entry-id={String(entry.id)}>
-                      <td>{entry.billingDate}</td>
-                      <td>
-                        <div>{entry.description}</div>
-                        <div class="muted">{kindTitles[entry.kind] ?? entry.kind}</div>
-                      </td>
+                      <td class="nowrap">{entry.billingDate}</td>
+                      <td data-kind={entry.kind}>{entry.description}</td>
                       <td class="num">
                         <Money cents={entry.amountCents} figure="amountCents" signed />
                       </td>

@@ -104,7 +104,7 @@ export function billingDayRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
               <tbody>
                 {[...days].reverse().map((day) => (
                   <tr data-day={day.date}>
-                    <td>
+                    <td class="nowrap">
                       <a href={dayPath(day.date)}>{day.date}</a>
                     </td>
                     <td>
