@@ -47,6 +47,14 @@ export async function billingDay(deps: ApiDeps, date: string, statistics?: DaySt
   };
 }
 
+/** A day before the first billing day the system opened never existed: 404. */
+export async function ensureDayExists(deps: ApiDeps, date: string): Promise<void> {
+  const { db } = deps.database;
+  // Before any day is opened, the first one will be the current day: nothing earlier can ever hold entries.
+  const first = (await firstBillingDay(db)) ?? (await currentBillingDay(db, deps.config.billing.timeZone));
+  if (date < first) throw new ProblemError(404, 'not-found', `billing day ${date} not found: the first billing day is ${first}`);
+}
+
 /**
  * Closes a billing day by hand: the cut-off is taken now. `started` is false when the day was closed already (then
  * nothing changed). The current day may be closed, and then the next one; a day that has not begun is a conflict.
@@ -64,7 +72,6 @@ export async function closeBillingDay(deps: ApiDeps, date: string) {
 
 export function billingDayRoutes(deps: ApiDeps) {
   const app = createRouter();
-  const { db } = deps.database;
   const guard = [authenticate(deps), requireRole('accountant', 'admin')];
 
   app.openapi(
@@ -86,9 +93,7 @@ export function billingDayRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { date } = c.req.valid('param');
-      // Before any day is opened, the first one will be the current day: nothing earlier can ever hold entries.
-      const first = (await firstBillingDay(db)) ?? (await currentBillingDay(db, deps.config.billing.timeZone));
-      if (date < first) throw new ProblemError(404, 'not-found', `billing day ${date} not found: the first billing day is ${first}`);
+      await ensureDayExists(deps, date);
       return c.json(await billingDay(deps, date), 200);
     },
   );

@@ -88,6 +88,8 @@ describe('the dashboard', () => {
     expect(badDate.status).toBe(400);
     expect(badDate.headers.get('content-type')).toMatch(/text\/html/);
     expect((await accountantClient.get('/dashboard/no-such-page')).status).toBe(404);
+    // As GET /billing/days/{date}: a day before the first billing day never existed.
+    expect((await accountantClient.get('/dashboard/billing-days/2001-01-01')).status).toBe(404);
     expect((await accountantClient.get('/dashboard/account?after=garbage')).status).toBe(422);
   });
 

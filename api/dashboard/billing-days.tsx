@@ -4,7 +4,7 @@ import type { Hono } from 'hono';
 import { billingToday, daysStatistics, type DayStatistics } from '../../db/billing-stats.js';
 import { currentBillingDay } from '../../db/ledger.js';
 import { BillingDate, shiftDate } from '../billing.js';
-import { billingDay, closeBillingDay } from '../billing-days.js';
+import { billingDay, closeBillingDay, ensureDayExists } from '../billing-days.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { formatInstant } from './format.js';
@@ -142,6 +142,7 @@ export function billingDayRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
 
   app.get('/dashboard/billing-days/:date', ...guard, async (c) => {
     const date = dateParam(c.req.param('date'));
+    await ensureDayExists(deps, date);
     const [day, current] = await Promise.all([billingDay(deps, date), currentBillingDay(db, deps.config.billing.timeZone)]);
     const csrfToken = c.get('csrfToken');
     // Right after the close button the day may read open for a moment: the close was asked for, it has not begun.
@@ -176,7 +177,11 @@ export function billingDayRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
   });
 
   /** What the day's page polls while the close runs: the day as GET /billing/days/{date} answers it. */
-  app.get('/dashboard/billing-days/:date/progress', ...guard, async (c) => c.json(await billingDay(deps, dateParam(c.req.param('date')))));
+  app.get('/dashboard/billing-days/:date/progress', ...guard, async (c) => {
+    const date = dateParam(c.req.param('date'));
+    await ensureDayExists(deps, date);
+    return c.json(await billingDay(deps, date));
+  });
 
   app.post('/dashboard/billing-days/:date/close', ...guard, checkCsrf, async (c) => {
     const date = dateParam(c.req.param('date'));
