@@ -7,7 +7,7 @@ import { BillingDate, shiftDate } from '../billing.js';
 import { billingDay, closeBillingDay, ensureDayExists } from '../billing-days.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
-import { formatInstant } from './format.js';
+import { formatCents, formatInstant } from './format.js';
 import { CsrfField, Layout } from './layout.js';
 import { Money } from './money.js';
 import { allow, checkCsrf, signedIn, type DashboardEnv } from './session.js';
@@ -153,9 +153,9 @@ export function billingDayRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
           <h2>
             Status <span data-live-status data-status={day.status} class="status">{day.status}</span>
           </h2>
-          <p data-live-progress class="muted">
+          <p data-live-progress class="muted" aria-live="polite">
             {day.progress
-              ? `${day.progress.accountsDone} of ${day.progress.accountsTotal} accounts, ${day.progress.payouts} payouts`
+              ? `${day.progress.accountsDone} of ${day.progress.accountsTotal} accounts, ${day.progress.payouts} payouts, ${formatCents(day.progress.paidOutCents)} paid out`
               : following
                 ? 'The close is starting…'
                 : day.closedAt
