@@ -62,8 +62,8 @@ export default tseslint.config(
     },
   },
   // The helper itself, and tests that set up data in plain transactions.
-  { files: ['db/client.ts', 'test/**/*.ts', 'bench/**/*.ts'], rules: { 'no-restricted-syntax': ['error', readConfigOnce] } },
-  { files: ['api/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noActivities, noWorkers] }] } },
+  { files: ['db/client.ts', 'test/**/*.{ts,tsx}', 'bench/**/*.ts'], rules: { 'no-restricted-syntax': ['error', readConfigOnce] } },
+  { files: ['api/**/*.{ts,tsx}'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noActivities, noWorkers] }] } },
   { files: ['activities/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noApi, noWorkers, noWorkflowBodies] }] } },
   { files: contextLib.map((context) => `lib/${context}/**/*.ts`), rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noActivities, noApi, noWorkers, noWorkflowBodies] }] } },
   { files: ['db/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noActivities, noApi, noWorkers, noWorkflows, noContextLib] }] } },
@@ -97,5 +97,13 @@ export default tseslint.config(
   { files: ['workflows/statechart/validate.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...forbiddenInWorkflows, zodInWorkflows] }] } },
   { files: ['workflows/statechart/catalog-schemas.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: forbiddenInWorkflows }] } },
   { files: ['lib/config.ts'], rules: { 'no-restricted-syntax': 'off' } },
-  { files: ['test/**/*.ts', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  // The dashboard's script runs in the browser, next to uPlot's.
+  {
+    files: ['api/dashboard/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', uPlot: 'readonly' },
+    },
+  },
+  { files: ['test/**/*.{ts,tsx}', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // (test/support/global-setup.ts). The fast layer without servers is vitest.unit.config.ts.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.{ts,tsx}'],
     exclude: ['test/unit/**', 'test/canary/**', '**/node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',

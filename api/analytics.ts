@@ -1,11 +1,8 @@
 // Analytics for admins: a day's management earnings and the most expensive task of a period.
 // Read-only queries over the billing and issue data; exact numbers, no copies of their own.
 import { createRoute, z } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
-import { billingToday, dayStatistics, workersInNegative } from '../db/billing-stats.js';
-import { users } from '../db/schema/auth.js';
-import { billingDayStatuses, ledgerEntries } from '../db/schema/billing.js';
-import { issues } from '../db/schema/issues.js';
+import { billingToday, dayStatistics, topTask, workersInNegative } from '../db/billing-stats.js';
+import { billingDayStatuses } from '../db/schema/billing.js';
 import { BillingDate, shiftDate } from './billing.js';
 import { authResponses, createRouter, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
@@ -28,8 +25,8 @@ const Summary = z
   })
   .openapi('AnalyticsSummary');
 
-const periods = ['day', 'week', 'month'] as const;
-type Period = (typeof periods)[number];
+export const periods = ['day', 'week', 'month'] as const;
+export type Period = (typeof periods)[number];
 
 const TopTaskQuery = DateQuery.extend({
   period: z.enum(periods).default('day').openapi({ description: 'The day of `date`, its ISO week (Monday to Sunday) or its calendar month.' }),
@@ -55,7 +52,7 @@ const TopTask = z
   .openapi('TopTask');
 
 /** The billing days a period covers: the date itself, its Monday-to-Sunday week, or its calendar month. */
-function periodDays(period: Period, date: string): { from: string; to: string } {
+export function periodDays(period: Period, date: string): { from: string; to: string } {
   if (period === 'day') return { from: date, to: date };
   if (period === 'week') {
     const monday = shiftDate(date, -((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7));
@@ -120,50 +117,14 @@ export function analyticsRoutes(deps: ApiDeps) {
       const { period, date: given } = c.req.valid('query');
       const date = given ?? (await billingToday(db, deps.config.billing.timeZone));
       const { from, to } = periodDays(period, date);
-      // The best reward of each day is one probe of ledger_entries_day_top_reward_idx; the best of those wins.
-      // Only rewards of tasks that are done count (a reward of another issue type, or a stray one, does not).
-      const [winner] = await db.execute<{ id: string }>(sql`
-        select best.id::text as id
-        from generate_series(${from}::date, ${to}::date, interval '1 day') as day(date)
-        cross join lateral (
-          select e.id, e.amount_cents, e.created_at
-          from ${ledgerEntries} e join ${issues} i on i.id = e.issue_id and i.type_key = 'task' and i.status = 'done'
-          where e.kind = 'reward' and e.billing_date = day.date::date
-          order by e.amount_cents desc, e.created_at, e.id
-          limit 1
-        ) best
-        order by best.amount_cents desc, best.created_at, best.id
-        limit 1`);
-      if (!winner) return c.json({ period, from, to, task: null }, 200);
-      const [row] = await db
-        .select({
-          id: issues.id,
-          title: issues.title,
-          rewardCents: ledgerEntries.amountCents,
-          assignFeeCents: sql<string | null>`case when jsonb_typeof(${issues.context}->'assignFeeCents') = 'number'
-            then (${issues.context}->>'assignFeeCents') end`,
-          assigneeId: ledgerEntries.userId,
-          assigneeName: users.name,
-          completedAt: ledgerEntries.createdAt,
-        })
-        .from(ledgerEntries)
-        .innerJoin(issues, eq(issues.id, ledgerEntries.issueId))
-        .leftJoin(users, eq(users.id, ledgerEntries.userId))
-        .where(eq(ledgerEntries.id, Number(winner.id)));
-      const task = row!;
+      const task = await topTask(db, from, to);
+      if (!task) return c.json({ period, from, to, task: null }, 200);
       return c.json(
         {
           period,
           from,
           to,
-          task: {
-            id: task.id,
-            title: task.title,
-            rewardCents: task.rewardCents,
-            assignFeeCents: task.assignFeeCents === null ? null : Number(task.assignFeeCents),
-            assignee: { id: task.assigneeId, name: task.assigneeName },
-            completedAt: task.completedAt.toISOString(),
-          },
+          task: { ...task, completedAt: task.completedAt.toISOString() },
         },
         200,
       );

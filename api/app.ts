@@ -8,6 +8,7 @@ import { authRoutes } from './auth.js';
 import { billingRoutes } from './billing.js';
 import { billingDayRoutes } from './billing-days.js';
 import { documentFrameworkResponses, findIllFormed } from './common.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -125,6 +126,7 @@ export function createApp(deps: ApiDeps) {
   );
   app.use(wellFormedJson);
   for (const router of routers) app.route('/', router(deps));
+  app.route('/', dashboardRoutes(deps));
   documentFrameworkResponses(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -80,6 +80,29 @@ function clientAddress(c: Context): string {
   }
 }
 
+/**
+ * A local login: e-mail and password to a bearer token, throttled per e-mail (known or not, so the answer tells
+ * nothing) and per client address (db/login-throttle.ts). POST /auth/login and the dashboard's form both come here.
+ */
+export async function logIn(deps: ApiDeps, c: Context, email: string, password: string): Promise<{ token: string; user: PublicUser }> {
+  const { db } = deps.database;
+  const [account, address] = [accountKey(email), addressKey(clientAddress(c))];
+  const attempt = await beginLoginAttempt(db, [account, address]);
+  if (attempt.refused) throw throttled(attempt.retryAfterSeconds);
+  const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
+  // The same answer, after the same work, for an unknown e-mail, a wrong password and a deactivated user:
+  // neither the message nor the time tells which accounts exist.
+  // A user of the identity provider has no local password: refused like an unknown e-mail.
+  const passwordMatches = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
+  if (!user || !passwordMatches || user.status !== 'active') {
+    // The attempt is counted already; the failure that started a block answers like the attempts it blocks.
+    throw attempt.blocksForSeconds > 0 ? throttled(attempt.blocksForSeconds) : problems.unauthorized('wrong e-mail or password');
+  }
+  await settleSuccessfulLogin(db, account, address);
+  const publicUser = toPublicUser(user);
+  return { token: await issueToken(deps, publicUser), user: publicUser };
+}
+
 /** Tasks left unassigned for want of a worker listen on this topic (see the task type). */
 async function announceAvailableWorker(deps: ApiDeps, user: Pick<PublicUser, 'id' | 'role' | 'status'>) {
   if (user.role !== 'worker' || user.status !== 'active') return;
@@ -115,23 +138,8 @@ export function authRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { email, password } = c.req.valid('json');
-      // Throttled per e-mail (known or not, so the answer tells nothing) and per client address: see db/login-throttle.ts.
-      const [account, address] = [accountKey(email), addressKey(clientAddress(c))];
-      const keys = [account, address];
-      const attempt = await beginLoginAttempt(db, keys);
-      if (attempt.refused) throw throttled(attempt.retryAfterSeconds);
-      const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()));
-      // The same answer, after the same work, for an unknown e-mail, a wrong password and a deactivated user:
-      // neither the message nor the time tells which accounts exist.
-      // A user of the identity provider has no local password: refused like an unknown e-mail.
-      const passwordMatches = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : await verifyNobody(password);
-      if (!user || !passwordMatches || user.status !== 'active') {
-        // The attempt is counted already; the failure that started a block answers like the attempts it blocks.
-        throw attempt.blocksForSeconds > 0 ? throttled(attempt.blocksForSeconds) : problems.unauthorized('wrong e-mail or password');
-      }
-      await settleSuccessfulLogin(db, account, address);
-      const publicUser = toPublicUser(user);
-      return c.json({ token: await issueToken(deps, publicUser), user: userJson(publicUser) }, 200);
+      const { token, user } = await logIn(deps, c, email, password);
+      return c.json({ token, user: userJson(user) }, 200);
     },
   );
 

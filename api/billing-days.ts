@@ -24,32 +24,54 @@ const BillingDaySchema = BillingDayStatisticsSchema.extend({
     .openapi({ description: 'The close as its workflow reports it now; null when no close is running.' }),
 }).openapi('BillingDay');
 
+/** The progress of a close that is running; none when it is not (or no worker answers in time). */
+async function liveProgress(deps: ApiDeps, date: string): Promise<BillingDayProgress | null> {
+  try {
+    const progress = await deps.temporal.withDeadline(Date.now() + 3000, () =>
+      deps.temporal.workflow.getHandle(billingDayWorkflowId(date)).query(billingDayProgressQuery),
+    );
+    return progress.status === 'closing' ? progress : null;
+  } catch (error) {
+    deps.log.debug(`billing day ${date}: progress query failed (${(error as Error).message})`);
+    return null;
+  }
+}
+
+/** The day as the API shows it: its statistics, and the close's live progress while it is closing. */
+export async function billingDay(deps: ApiDeps, date: string, statistics?: DayStatistics) {
+  const stats = statistics ?? (await dayStatistics(deps.database.db, date));
+  const progress = stats.status === 'closing' ? await liveProgress(deps, date) : null;
+  return {
+    ...dayStatisticsJson(stats),
+    progress: progress && { accountsDone: progress.accountsDone, accountsTotal: progress.accountsTotal, payouts: progress.payouts, paidOutCents: progress.paidOutCents },
+  };
+}
+
+/** A day before the first billing day the system opened never existed: 404. */
+export async function ensureDayExists(deps: ApiDeps, date: string): Promise<void> {
+  const { db } = deps.database;
+  // Before any day is opened, the first one will be the current day: nothing earlier can ever hold entries.
+  const first = (await firstBillingDay(db)) ?? (await currentBillingDay(db, deps.config.billing.timeZone));
+  if (date < first) throw new ProblemError(404, 'not-found', `billing day ${date} not found: the first billing day is ${first}`);
+}
+
+/**
+ * Closes a billing day by hand: the cut-off is taken now. `started` is false when the day was closed already (then
+ * nothing changed). The current day may be closed, and then the next one; a day that has not begun is a conflict.
+ */
+export async function closeBillingDay(deps: ApiDeps, date: string) {
+  const { db } = deps.database;
+  // Entries go to the first open day: the current day may be closed by hand, and then the next one.
+  const current = await currentBillingDay(db, deps.config.billing.timeZone);
+  if (date > current) throw problems.conflict(`billing day ${date} has not begun: entries go to ${current} now`, 'day-not-begun');
+  const before = await dayStatistics(db, date);
+  if (before.status === 'closed') return { started: false, day: await billingDay(deps, date, before) };
+  await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
+  return { started: true, day: await billingDay(deps, date) };
+}
+
 export function billingDayRoutes(deps: ApiDeps) {
   const app = createRouter();
-  const { db } = deps.database;
-
-  /** The progress of a close that is running; none when it is not (or no worker answers in time). */
-  const liveProgress = async (date: string): Promise<BillingDayProgress | null> => {
-    try {
-      const progress = await deps.temporal.withDeadline(Date.now() + 3000, () =>
-        deps.temporal.workflow.getHandle(billingDayWorkflowId(date)).query(billingDayProgressQuery),
-      );
-      return progress.status === 'closing' ? progress : null;
-    } catch (error) {
-      deps.log.debug(`billing day ${date}: progress query failed (${(error as Error).message})`);
-      return null;
-    }
-  };
-
-  /** The day as the API shows it: its statistics, and the close's live progress while it is closing. */
-  const day = async (date: string, statistics?: DayStatistics) => {
-    const stats = statistics ?? (await dayStatistics(db, date));
-    const progress = stats.status === 'closing' ? await liveProgress(date) : null;
-    return {
-      ...dayStatisticsJson(stats),
-      progress: progress && { accountsDone: progress.accountsDone, accountsTotal: progress.accountsTotal, payouts: progress.payouts, paidOutCents: progress.paidOutCents },
-    };
-  };
 
   app.openapi(
     createRoute({
@@ -69,10 +91,8 @@ export function billingDayRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { date } = c.req.valid('param');
-      // Before any day is opened, the first one will be the current day: nothing earlier can ever hold entries.
-      const first = (await firstBillingDay(db)) ?? (await currentBillingDay(db, deps.config.billing.timeZone));
-      if (date < first) throw new ProblemError(404, 'not-found', `billing day ${date} not found: the first billing day is ${first}`);
-      return c.json(await day(date), 200);
+      await ensureDayExists(deps, date);
+      return c.json(await billingDay(deps, date), 200);
     },
   );
 
@@ -98,14 +118,10 @@ export function billingDayRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { date } = c.req.valid('param');
-      // The current day may be closed by hand, and then the next one: entries go to the first open day.
-      const current = await currentBillingDay(db, deps.config.billing.timeZone);
-      if (date > current) throw problems.conflict(`billing day ${date} has not begun: entries go to ${current} now`, 'day-not-begun');
-      const before = await dayStatistics(db, date);
-      if (before.status === 'closed') return c.json(await day(date, before), 200);
-      await requestBillingDayClose(deps.temporal, deps.config.billing.timeZone, date);
+      const { started, day } = await closeBillingDay(deps, date);
+      if (!started) return c.json(day, 200);
       c.header('Location', `/billing/days/${date}`);
-      return c.json(await day(date), 202);
+      return c.json(day, 202);
     },
   );
 

@@ -99,6 +99,32 @@ const DaysQuery = z.object({
   to: BillingDate.optional().openapi({ description: `Last day, inclusive; at most ${maxDays} days in all. Default: today in BILLING_TIMEZONE.` }),
 });
 
+/** A user's own account as `GET /billing/me` answers it: balance, today's earnings and a page of the ledger, newest first. */
+export async function myAccount(deps: ApiDeps, userId: string, { after, limit }: { after?: string; limit: number }) {
+  const { db } = deps.database;
+  const afterEntry = entryPages.after(after);
+  // The day new entries go to, by the ledger's own rule: after a manual close of today that is the next day.
+  const today = await currentBillingDay(db, deps.config.billing.timeZone);
+  const [summary] = await db.execute<{ balance: string | null; earnings: string }>(sql`
+    select (select ${accounts.balanceCents} from ${accounts} where ${accounts.userId} = ${userId}) as balance,
+      (select coalesce(sum(${ledgerEntries.amountCents}), 0) from ${ledgerEntries}
+        where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} = ${today}::date
+          and ${ledgerEntries.kind} <> 'payout') as earnings`);
+  const rows = await db
+    .select(entryPages.select(getTableColumns(ledgerEntries)))
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.userId, userId), afterEntry))
+    .orderBy(...entryPages.orderBy)
+    .limit(entryPages.fetch(limit));
+  const { items, nextCursor } = entryPages.page(rows, limit);
+  return {
+    balanceCents: Number(summary?.balance ?? 0),
+    today,
+    todayEarningsCents: Number(summary?.earnings ?? 0),
+    entries: { items: items.map(ledgerEntryJson), nextCursor },
+  };
+}
+
 export function billingRoutes(deps: ApiDeps) {
   const app = createRouter();
   const { db } = deps.database;
@@ -116,32 +142,7 @@ export function billingRoutes(deps: ApiDeps) {
       responses: { 200: jsonContent(MyAccount, 'The caller’s account'), 401: authResponses[401], ...validationResponses },
     }),
     async (c) => {
-      const { after, limit } = c.req.valid('query');
-      const afterEntry = entryPages.after(after);
-      const userId = c.get('user').id;
-      // The day new entries go to, by the ledger's own rule: after a manual close of today that is the next day.
-      const today = await currentBillingDay(db, deps.config.billing.timeZone);
-      const [summary] = await db.execute<{ balance: string | null; earnings: string }>(sql`
-        select (select ${accounts.balanceCents} from ${accounts} where ${accounts.userId} = ${userId}) as balance,
-          (select coalesce(sum(${ledgerEntries.amountCents}), 0) from ${ledgerEntries}
-            where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} = ${today}::date
-              and ${ledgerEntries.kind} <> 'payout') as earnings`);
-      const rows = await db
-        .select(entryPages.select(getTableColumns(ledgerEntries)))
-        .from(ledgerEntries)
-        .where(and(eq(ledgerEntries.userId, userId), afterEntry))
-        .orderBy(...entryPages.orderBy)
-        .limit(entryPages.fetch(limit));
-      const { items, nextCursor } = entryPages.page(rows, limit);
-      return c.json(
-        {
-          balanceCents: Number(summary?.balance ?? 0),
-          today,
-          todayEarningsCents: Number(summary?.earnings ?? 0),
-          entries: { items: items.map(ledgerEntryJson), nextCursor },
-        },
-        200,
-      );
+      return c.json(await myAccount(deps, c.get('user').id, c.req.valid('query')), 200);
     },
   );
 

@@ -3,6 +3,7 @@
 import { and, asc, between, count, eq, inArray, lt, min, sql } from 'drizzle-orm';
 import { transaction, type Tx } from './client.js';
 import { users } from './schema/auth.js';
+import { issues } from './schema/issues.js';
 import { accounts, billingDays, ledgerEntries, type BillingDayRow, type BillingDayStatus } from './schema/billing.js';
 
 /**
@@ -80,17 +81,26 @@ export async function totalsOfDays(db: Tx, dates: string[]): Promise<Map<string,
   return new Map(rows.map((row) => [row.date, toTotals(row)]));
 }
 
+const inNegative = and(lt(accounts.balanceCents, 0), eq(users.role, 'worker'));
+
 /**
  * How many workers owe the platform now: accounts of users with the role `worker` whose balance is below
  * zero. Deactivated workers count too: their debt did not go away.
  */
 export async function workersInNegative(db: Tx): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
+  const [row] = await db.select({ n: count() }).from(accounts).innerJoin(users, eq(users.id, accounts.userId)).where(inNegative);
+  return row?.n ?? 0;
+}
+
+
+/** The workers `workersInNegative` counts, each with what they owe now (a negative balance), deepest debt first. */
+export async function workersInNegativeList(db: Tx): Promise<{ userId: string; name: string; balanceCents: number }[]> {
+  return db
+    .select({ userId: accounts.userId, name: users.name, balanceCents: accounts.balanceCents })
     .from(accounts)
     .innerJoin(users, eq(users.id, accounts.userId))
-    .where(and(lt(accounts.balanceCents, 0), eq(users.role, 'worker')));
-  return row?.n ?? 0;
+    .where(inNegative)
+    .orderBy(asc(accounts.balanceCents), asc(accounts.userId));
 }
 
 /** Today's date in the billing time zone, by the database clock (the one that assigns entries to days). */
@@ -167,4 +177,80 @@ export async function daysStatistics(db: Tx, from: string, to: string): Promise<
 export async function dayStatistics(db: Tx, date: string): Promise<DayStatistics> {
   const [day] = await daysStatistics(db, date, date);
   return day ?? { ...toTotals(undefined), date, status: 'open', cutoffAt: null, closedAt: null, workersInNegative: null };
+}
+
+/** The most expensive task completed in a range of billing days: the one whose reward was highest. */
+export interface TopTask {
+  id: string;
+  title: string;
+  rewardCents: number;
+  /** The task's assign fee; null if its context lacks one. */
+  assignFeeCents: number | null;
+  /** Who completed it and got the reward. */
+  assignee: { id: string; name: string | null };
+  /** When the reward was credited. */
+  completedAt: Date;
+}
+
+/**
+ * The task with the highest reward among tasks completed from `from` to `to` (inclusive), by the billing day of
+ * their reward; on a tie the earliest completion wins. None when no task was completed in the range.
+ */
+export async function topTask(db: Tx, from: string, to: string): Promise<TopTask | undefined> {
+  // The best reward of each day is one probe of ledger_entries_day_top_reward_idx; the best of those wins.
+  // Only rewards of tasks that are done count (a reward of another issue type, or a stray one, does not).
+  const [winner] = await db.execute<{ id: string }>(sql`
+    select best.id::text as id
+    from generate_series(${from}::date, ${to}::date, interval '1 day') as day(date)
+    cross join lateral (
+      select e.id, e.amount_cents, e.created_at
+      from ${ledgerEntries} e join ${issues} i on i.id = e.issue_id and i.type_key = 'task' and i.status = 'done'
+      where e.kind = 'reward' and e.billing_date = day.date::date
+      order by e.amount_cents desc, e.created_at, e.id
+      limit 1
+    ) best
+    order by best.amount_cents desc, best.created_at, best.id
+    limit 1`);
+  if (!winner) return undefined;
+  const [row] = await db
+    .select({
+      id: issues.id,
+      title: issues.title,
+      rewardCents: ledgerEntries.amountCents,
+      assignFeeCents: sql<string | null>`case when jsonb_typeof(${issues.context}->'assignFeeCents') = 'number'
+        then (${issues.context}->>'assignFeeCents') end`,
+      assigneeId: ledgerEntries.userId,
+      assigneeName: users.name,
+      completedAt: ledgerEntries.createdAt,
+    })
+    .from(ledgerEntries)
+    .innerJoin(issues, eq(issues.id, ledgerEntries.issueId))
+    .leftJoin(users, eq(users.id, ledgerEntries.userId))
+    .where(eq(ledgerEntries.id, Number(winner.id)));
+  const task = row!;
+  return {
+    id: task.id,
+    title: task.title,
+    rewardCents: task.rewardCents,
+    assignFeeCents: task.assignFeeCents === null ? null : Number(task.assignFeeCents),
+    assignee: { id: task.assigneeId, name: task.assigneeName },
+    completedAt: task.completedAt,
+  };
+}
+
+/**
+ * A user's balance at the end of each billing day from `from` to `to` that has entries of theirs: the sum of every
+ * entry of theirs up to that day (an account's balance is the sum of its entries), oldest first.
+ */
+export async function balanceByDay(db: Tx, userId: string, from: string, to: string): Promise<{ date: string; balanceCents: number }[]> {
+  const rows = await db.execute<{ date: string; balance: string }>(sql`
+    select date, balance from (
+      select ${ledgerEntries.billingDate}::text as date,
+        (sum(sum(${ledgerEntries.amountCents})) over (order by ${ledgerEntries.billingDate}))::text as balance
+      from ${ledgerEntries} where ${ledgerEntries.userId} = ${userId} and ${ledgerEntries.billingDate} <= ${to}::date
+      group by ${ledgerEntries.billingDate}
+    ) days
+    where date >= ${from}
+    order by date`);
+  return rows.map((row) => ({ date: row.date, balanceCents: Number(row.balance) }));
 }

@@ -4,7 +4,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 export const chromiumCandidates = ['chromium', 'chromium-browser', 'google-chrome', join(root, '.tools/chromium/usr/bin/chromium')];
@@ -12,6 +12,12 @@ export const chromiumCandidates = ['chromium', 'chromium-browser', 'google-chrom
 /** The first Chromium that answers `--version`, or undefined. */
 export function findChromium(): string | undefined {
   return chromiumCandidates.find((command) => spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0);
+}
+
+/** The file a command found on PATH runs (puppeteer launches a file, not a command name). */
+export function executablePath(command: string): string {
+  if (isAbsolute(command)) return command;
+  return spawnSync('sh', ['-c', 'command -v "$0"', command], { encoding: 'utf8' }).stdout.trim() || command;
 }
 
 /**

@@ -144,6 +144,23 @@ const matrix: Record<string, Entry> = {
   'GET /webhooks/{id}': { access: only('admin') },
   'DELETE /webhooks/{id}': { access: only('admin') },
   'GET /webhooks/{id}/deliveries': { access: only('admin') },
+
+  // The dashboard signs in with its session cookie, never a bearer token: to every caller here its pages lead to the
+  // login page, and a POST without the form's CSRF token is refused. test/dashboard.test.ts checks each role's pages.
+  'GET /dashboard': { access: anyone, status: () => 303 },
+  'GET /dashboard/login': { access: anyone, status: () => 200 },
+  'POST /dashboard/login': { access: anyone, status: () => 403 },
+  'POST /dashboard/logout': { access: anyone, status: () => 403 },
+  'GET /dashboard/analytics': { access: anyone, status: () => 303 },
+  'GET /dashboard/billing-days': { access: anyone, status: () => 303 },
+  'GET /dashboard/billing-days/{date}': { access: anyone, status: () => 303 },
+  'GET /dashboard/billing-days/{date}/progress': { access: anyone, status: () => 303 },
+  'POST /dashboard/billing-days/{date}/close': { access: anyone, status: () => 303 },
+  'GET /dashboard/account': { access: anyone, status: () => 303 },
+  // A name that is not one of its files.
+  'GET /dashboard/assets/{name}': { access: anyone, status: () => 404 },
+  // Any other page: the catch-all answers a readable 404.
+  'GET /dashboard/*': { access: anyone, status: () => 404 },
 };
 
 /** `GET /users/{id}` and `GET /users/{userId}` are the same route. */
@@ -201,6 +218,8 @@ async function call(route: string, entry: Entry, who: Identity): Promise<{ statu
   const body = entry.body?.(who) ?? (method === 'POST' || method === 'PATCH' ? {} : undefined);
   const response = await fetch(`${h.apiUrl}${path}`, {
     method,
+    // A redirect is the answer (the dashboard's way to the login page), not something to follow.
+    redirect: 'manual',
     headers: {
       ...(who.token ? { Authorization: `Bearer ${who.token}` } : {}),
       ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),

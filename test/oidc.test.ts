@@ -339,6 +339,20 @@ describe('the dashboard signs in through the provider', () => {
     expect(me.body).toMatchObject({ name: 'Grace Popug', email, role: 'worker' });
   });
 
+  it("offers the provider on the dashboard's login page, whose pages then open with the session the sign-in set", async () => {
+    const loginPage = await fetch(`${h.apiUrl}/dashboard/login`);
+    expect(await loginPage.text()).toContain('href="/auth/oidc/login?returnTo=/dashboard"');
+    const accountId = person({ name: 'Dashing Popug', roles: ['worker'] });
+    configureProvider([firstKey]);
+    op.signInAs(accountId);
+    const jar: CookieJar = new Map();
+    const landed = await follow(`${h.apiUrl}/auth/oidc/login?returnTo=/dashboard`, jar, (url) => url.href.startsWith(`${h.apiUrl}/dashboard`));
+    const page = await fetch(landed.href, { headers: { cookie: `ates_session=${jar.get('ates_session')}` } });
+    expect(page.status).toBe(200);
+    expect(new URL(page.url).pathname).not.toBe('/dashboard/login');
+    expect(await page.text()).toContain('Dashing Popug · worker');
+  });
+
   it('sets the session cookie HttpOnly and SameSite=Lax, and keeps the sign-in cookie to the sign-in paths', async () => {
     const accountId = person({ name: 'Cookie Popug', roles: ['client'] });
     configureProvider([firstKey]);
