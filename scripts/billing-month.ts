@@ -9,23 +9,11 @@ import { transaction, type Db } from '../db/client.js';
 import { appendLedgerEntry } from '../lib/billing/ledger.js';
 import { accounts, billingDays, ledgerEntries } from '../db/schema/billing.js';
 import { issues } from '../db/schema/issues.js';
+import { prng } from '../lib/prng.js';
 
 const dayMs = 86_400_000;
 const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * dayMs).toISOString().slice(0, 10);
 
-/** mulberry32: the same month for the same seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  return { int, pick: <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!, chance: (p: number) => next() < p };
-}
 
 const chores = [
   'Feed the parrots',

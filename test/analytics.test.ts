@@ -10,20 +10,8 @@ import { users, type Role, type UserStatus } from '../db/schema/auth.js';
 import { billingDays, type BillingDayStatus, type LedgerEntryKind } from '../db/schema/billing.js';
 import { issues } from '../db/schema/issues.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
+import { prng } from '../lib/prng.js';
 
-/** mulberry32: small, seedable, good enough to draw test data. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  return { next, int, pick: <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!, chance: (p: number) => next() < p };
-}
 type Random = ReturnType<typeof prng>;
 
 // Date helpers written independently of the API's: day by day, never by arithmetic on weeks or months.
