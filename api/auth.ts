@@ -3,11 +3,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { and, eq, getTableColumns } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { accountKey, addressKey, beginLoginAttempt, settleSuccessfulLogin } from '../db/login-throttle.js';
+import { accountKey, addressKey, beginLoginAttempt, settleSuccessfulLogin } from '../lib/auth/login-throttle.js';
 import { roles, users, userStatuses } from '../db/schema/auth.js';
-import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../db/users.js';
+import { createUser, EmailTakenError, LastAdminError, toPublicUser, updateUser, type PublicUser } from '../lib/auth/users.js';
 import { publishToTopic } from '../lib/issues/topics.js';
-import { verifyNobody, verifyPassword } from '../lib/password.js';
+import { verifyNobody, verifyPassword } from '../lib/auth/password.js';
 import {
   authResponses,
   createRouter,
@@ -82,7 +82,7 @@ function clientAddress(c: Context): string {
 
 /**
  * A local login: e-mail and password to a bearer token, throttled per e-mail (known or not, so the answer tells
- * nothing) and per client address (db/login-throttle.ts). POST /auth/login and the dashboard's form both come here.
+ * nothing) and per client address (lib/auth/login-throttle.ts). POST /auth/login and the dashboard's form both come here.
  */
 export async function logIn(deps: ApiDeps, c: Context, email: string, password: string): Promise<{ token: string; user: PublicUser }> {
   const { db } = deps.database;

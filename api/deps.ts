@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client.js';
-import type { PublicUser } from '../db/users.js';
+import type { PublicUser } from '../lib/auth/users.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Tracing } from '../lib/tracing.js';

@@ -8,7 +8,7 @@ import { transaction, type Tx } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { inventories, inventoryLines, inventoryStatuses } from '../db/schema/inventory.js';
 import { issues } from '../db/schema/issues.js';
-import type { PublicUser } from '../db/users.js';
+import type { PublicUser } from '../lib/auth/users.js';
 import { authResponses, createRouter, IdParam, jsonBody, jsonContent, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
 import { issueService } from './issues.js';

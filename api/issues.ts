@@ -14,7 +14,7 @@ import { stableUuid } from '../lib/ids.js';
 import { startContextOf } from '../lib/issues/builtin-types.js';
 import type { Role } from '../db/schema/auth.js';
 import { issues, issueTransitions, issueTypes } from '../db/schema/issues.js';
-import type { PublicUser } from '../db/users.js';
+import type { PublicUser } from '../lib/auth/users.js';
 import type { issueWorkflow } from '../workflows/issue.js';
 import { issueWorkflowId, sendEventUpdate, settledUpdate, type IssueView } from '../workflows/messages.js';
 import { IssueStateKey, IssueTypeKey } from '../workflows/search-attributes.js';

@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { roles, type Role } from '../db/schema/auth.js';
-import { LastAdminError, providerUser, type PublicUser } from '../db/users.js';
+import { LastAdminError, providerUser, type PublicUser } from '../lib/auth/users.js';
 import type { OidcConfig } from '../lib/config.js';
 import type { ApiDeps } from './deps.js';
 import { ProblemError, problems } from './problem.js';
@@ -202,7 +202,7 @@ const Email = z.email().max(254);
 const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 200) : undefined);
 
 /**
- * The active user a provider's access token stands for, created on first sight (db/users.ts `providerUser`). A token
+ * The active user a provider's access token stands for, created on first sight (lib/auth/users.ts `providerUser`). A token
  * naming no aTES role is refused (403) before any user is created.
  */
 export async function userFromProviderToken(deps: ApiDeps, provider: IdentityProvider, token: string): Promise<PublicUser> {

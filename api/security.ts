@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { sign, verify } from 'hono/jwt';
 import { users, type Role } from '../db/schema/auth.js';
-import { toPublicUser, type PublicUser } from '../db/users.js';
+import { toPublicUser, type PublicUser } from '../lib/auth/users.js';
 import type { ApiDeps, AppEnv } from './deps.js';
 import { identityProvider, userFromProviderToken } from './oidc.js';
 import { problems } from './problem.js';

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
-import { createUser } from '../db/users.js';
+import { createUser } from '../lib/auth/users.js';
 import type { BenchEnv } from './env.js';
 import { startChildService, type ChildService } from './processes.js';
 

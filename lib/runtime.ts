@@ -1,6 +1,6 @@
 // Resolves the database and Temporal for a process: the configured ones, or embedded child processes.
 import path from 'node:path';
-import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { ensureFirstAdmin } from './auth/first-admin.js';
 import { openDatabase } from '../db/client.js';
 import type { Config } from './config.js';
 import { searchPath } from './config.js';

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { openDatabase, type Database } from '../db/client.js';
 import { currentBillingDay } from '../lib/billing/ledger.js';
 import type { Role } from '../db/schema/auth.js';
-import { createUser } from '../db/users.js';
+import { createUser } from '../lib/auth/users.js';
 import { loadConfig } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { freePort } from '../lib/ports.js';

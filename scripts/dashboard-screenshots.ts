@@ -11,7 +11,7 @@ import puppeteer from 'puppeteer-core';
 import { billingToday } from '../db/billing-stats.js';
 import { openDatabase } from '../db/client.js';
 import { users, type Role } from '../db/schema/auth.js';
-import { createUser } from '../db/users.js';
+import { createUser } from '../lib/auth/users.js';
 import { chromiumCandidates, executablePath, findChromium, offlineFlags } from '../lib/chromium.js';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';

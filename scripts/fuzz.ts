@@ -9,7 +9,7 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { openDatabase } from '../db/client.js';
 import { loginThrottles, roles, users, type Role } from '../db/schema/auth.js';
-import { createUser } from '../db/users.js';
+import { createUser } from '../lib/auth/users.js';
 import { contexts, loadConfig, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, type Resource } from '../lib/runtime.js';
@@ -174,7 +174,7 @@ function describePoison(report: PoisonReport | undefined): string {
 
 /** A fresh active user of the role, logged in over HTTP like any client. */
 async function signIn(db: Parameters<typeof createUser>[0], apiUrl: string, role: Role): Promise<{ id: string; token: string }> {
-  // The runs before sent many wrong logins from this same address, which is throttled by now (db/login-throttle.ts):
+  // The runs before sent many wrong logins from this same address, which is throttled by now (lib/auth/login-throttle.ts):
   // each role signs in as if from a client of its own.
   await db.delete(loginThrottles);
   const email = `fuzz-${role}-${randomUUID().slice(0, 8)}@fuzz.local`;

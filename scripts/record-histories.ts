@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
-import { createUser, type PublicUser } from '../db/users.js';
+import { createUser, type PublicUser } from '../lib/auth/users.js';
 import { contexts, loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { startProcess } from '../lib/process.js';

@@ -3,8 +3,8 @@
 // Passwords are at least 12 characters.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureFirstAdmin } from '../db/bootstrap.js';
-import { LastAdminError, updateUser } from '../db/users.js';
+import { ensureFirstAdmin } from '../lib/auth/first-admin.js';
+import { LastAdminError, updateUser } from '../lib/auth/users.js';
 import { startHarness, type Harness } from './support/harness.js';
 
 let h: Harness;

@@ -1,4 +1,4 @@
-// Login throttling (db/login-throttle.ts): after 5 failed logins for an e-mail, or 20 from one address, each further
+// Login throttling (lib/auth/login-throttle.ts): after 5 failed logins for an e-mail, or 20 from one address, each further
 // failure blocks it for twice as long as the last; while blocked, POST /auth/login answers 429 with Retry-After and
 // checks no password at all. Time passes here by moving `blocked_until` in the database, not by waiting.
 import { randomUUID } from 'node:crypto';

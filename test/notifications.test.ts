@@ -7,7 +7,7 @@ import { createNotificationActivities } from '../activities/notifications.js';
 import { openNotificationStreams } from '../api/notifications.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { emailDeliveries, notifications } from '../db/schema/notifications.js';
-import { updateUser } from '../db/users.js';
+import { updateUser } from '../lib/auth/users.js';
 import { MailServer } from './support/mail-server.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 

@@ -8,7 +8,7 @@ import { SignJWT, decodeJwt, importJWK, type JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySetRefetchCooldownMs } from '../api/oidc.js';
-import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { ensureFirstAdmin } from '../lib/auth/first-admin.js';
 import { users } from '../db/schema/auth.js';
 import { domainEvents } from '../db/schema/platform.js';
 import { startHarness, type ApiResponse, type Harness, type TestUser } from './support/harness.js';

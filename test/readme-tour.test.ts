@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureFirstAdmin } from '../db/bootstrap.js';
+import { ensureFirstAdmin } from '../lib/auth/first-admin.js';
 import { searchPath } from '../lib/config.js';
 import { startHarness, type Harness } from './support/harness.js';
 

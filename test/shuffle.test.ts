@@ -8,7 +8,7 @@ import { users } from '../db/schema/auth.js';
 import { ledgerEntries } from '../db/schema/billing.js';
 import { issues, issueTransitions } from '../db/schema/issues.js';
 import { domainEvents } from '../db/schema/platform.js';
-import { updateUser } from '../db/users.js';
+import { updateUser } from '../lib/auth/users.js';
 import { issueQuery, issueWorkflowId, sendEventUpdate, stepsCommittedSignal, type CommittedSteps } from '../workflows/messages.js';
 import type { Actor } from '../workflows/statechart/catalog.js';
 import { inBatches } from './support/lanes.js';

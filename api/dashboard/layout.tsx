@@ -3,7 +3,7 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { Role } from '../../db/schema/auth.js';
-import type { PublicUser } from '../../db/users.js';
+import type { PublicUser } from '../../lib/auth/users.js';
 import { assetUrl } from './assets.js';
 import { csrfFieldName } from './session.js';
 

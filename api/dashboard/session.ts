@@ -13,7 +13,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
 import type { Role } from '../../db/schema/auth.js';
-import type { PublicUser } from '../../db/users.js';
+import type { PublicUser } from '../../lib/auth/users.js';
 import type { ApiDeps } from '../deps.js';
 import { ProblemError } from '../problem.js';
 import { userFromToken } from '../security.js';

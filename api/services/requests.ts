@@ -1,7 +1,7 @@
 // Service requests over HTTP: shortcuts over the generic issue API for issues of the `service_request` type
 // (lib/services/issue-type.ts), like /tasks. The statechart's guards decide who may take each step.
 import { createRoute, z } from '@hono/zod-openapi';
-import type { PublicUser } from '../../db/users.js';
+import type { PublicUser } from '../../lib/auth/users.js';
 import { serviceById } from '../../lib/services/catalog.js';
 import { ServiceEventFields, ServiceRequestFields, serviceRequestType } from '../../lib/services/issue-type.js';
 import { isServiceRequest } from '../../lib/services/requests.js';

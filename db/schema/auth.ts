@@ -17,7 +17,7 @@ export const users = pgTable(
     email: text('email').notNull().unique(),
     role: roleEnum('role').notNull(),
     status: userStatusEnum('status').notNull().default('active'),
-    // scrypt$N$r$p$salt$hash, see lib/password.ts; null for a user of the identity provider, who has no local password.
+    // scrypt$N$r$p$salt$hash, see lib/auth/password.ts; null for a user of the identity provider, who has no local password.
     passwordHash: text('password_hash'),
     // A user of the identity provider: its issuer and the token's `sub` there (both null for a local user).
     oidcIssuer: text('oidc_issuer'),
@@ -42,7 +42,7 @@ export type UserRow = typeof users.$inferSelect;
 
 /**
  * Consecutive failed logins per key (`account:<e-mail>` or `address:<client address>`), kept in the database so
- * every API process sees the same counts; db/login-throttle.ts owns the rules.
+ * every API process sees the same counts; lib/auth/login-throttle.ts owns the rules.
  */
 export const loginThrottles = pgTable('login_throttles', {
   key: text('key').primaryKey(),

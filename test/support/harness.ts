@@ -7,7 +7,7 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../db/client.js';
 import type { Role } from '../../db/schema/auth.js';
-import { createUser, type PublicUser } from '../../db/users.js';
+import { createUser, type PublicUser } from '../../lib/auth/users.js';
 import { contexts, loadConfig, type Config, type ContextName } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { startProcess, type AtesProcess } from '../../lib/process.js';

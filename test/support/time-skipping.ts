@@ -10,7 +10,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { desc, eq } from 'drizzle-orm';
 import { issueStartOptions } from '../../api/issues.js';
 import { issueTypes } from '../../db/schema/issues.js';
-import type { PublicUser } from '../../db/users.js';
+import type { PublicUser } from '../../lib/auth/users.js';
 import { searchPath } from '../../lib/config.js';
 import { settledUpdate, type IssueView } from '../../workflows/messages.js';
 import { customSearchAttributes } from '../../workflows/search-attributes.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { and, count, eq, ne, sql } from 'drizzle-orm';
-import { hashPassword } from '../lib/password.js';
-import { isUniqueViolation, transaction, type Db, type Tx } from './client.js';
-import { appendEvent } from './events.js';
-import { users, type Role, type UserRow, type UserStatus } from './schema/auth.js';
+import { hashPassword } from './password.js';
+import { isUniqueViolation, transaction, type Db, type Tx } from '../../db/client.js';
+import { appendEvent } from '../../db/events.js';
+import { users, type Role, type UserRow, type UserStatus } from '../../db/schema/auth.js';
 
 export type PublicUser = Omit<UserRow, 'passwordHash' | 'oidcIssuer' | 'oidcSubject'>;
 

@@ -1,8 +1,8 @@
 import { and, eq } from 'drizzle-orm';
-import { hashPassword } from '../lib/password.js';
-import { transaction, type Db } from './client.js';
-import { appendEvent } from './events.js';
-import { users } from './schema/auth.js';
+import { hashPassword } from './password.js';
+import { transaction, type Db } from '../../db/client.js';
+import { appendEvent } from '../../db/events.js';
+import { users } from '../../db/schema/auth.js';
 import { createUser, userEventData } from './users.js';
 
 /**

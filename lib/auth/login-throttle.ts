@@ -4,8 +4,8 @@
 // per process would multiply the guesses by the number of processes.
 import { isIPv6 } from 'node:net';
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { transaction, type Db } from './client.js';
-import { loginThrottles } from './schema/auth.js';
+import { transaction, type Db } from '../../db/client.js';
+import { loginThrottles } from '../../db/schema/auth.js';
 
 /** A counted key, how many consecutive failures it may have before each further one blocks it, and how long one is remembered. */
 export interface ThrottleKey {
