@@ -9,16 +9,15 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { decodeJwt } from 'jose';
 import { createRouter, validationResponses } from './common.js';
 import type { ApiDeps } from './deps.js';
-import { identityProvider, type IdentityProvider } from './oidc.js';
+import { identityProvider, providerTimeoutMs, type IdentityProvider } from './oidc.js';
 import { problemContent, problems } from './problem.js';
 import { userFromToken } from './security.js';
-import { setSessionCookie } from './session.js';
+import { overHttps, setSessionCookie } from './session.js';
 
 const signInCookieName = 'ates_oidc_sign_in';
 const signInPath = '/auth/oidc';
 /** Long enough to sign in at the provider (a password, a second factor); a sign-in left longer starts again. */
 const signInMaxAgeSeconds = 10 * 60;
-const providerTimeoutMs = 5_000;
 
 /** A path on this site: never another origin (`//evil.example`, `/\evil.example` and absolute URLs are not paths here). */
 const ReturnTo = z
@@ -47,7 +46,6 @@ const redirect = (description: string) => ({
 const notConfigured = problemContent('Sign-in through the identity provider is not configured (OIDC_ISSUER and OIDC_CLIENT_ID)');
 const unreachable = problemContent('The identity provider cannot be reached; retry after Retry-After seconds');
 
-const secure = (c: Context) => new URL(c.req.url).protocol === 'https:';
 const randomToken = () => randomBytes(32).toString('base64url');
 const callbackUrl = (c: Context) => `${new URL(c.req.url).origin}${signInPath}/callback`;
 
@@ -91,7 +89,7 @@ export function oidcSignInRoutes(deps: ApiDeps) {
         httpOnly: true,
         // Lax: the provider sends the browser back with a top-level GET from its own site.
         sameSite: 'Lax',
-        secure: secure(c),
+        secure: overHttps(c),
         path: signInPath,
         maxAge: signInMaxAgeSeconds,
       });
@@ -137,7 +135,7 @@ export function oidcSignInRoutes(deps: ApiDeps) {
       const query = c.req.valid('query');
       const stored = await getSignedCookie(c, deps.jwtSecret, signInCookieName);
       // One use: a second visit to the same callback address finds nothing to finish.
-      deleteCookie(c, signInCookieName, { path: signInPath, secure: secure(c) });
+      deleteCookie(c, signInCookieName, { path: signInPath, secure: overHttps(c) });
       const signIn = typeof stored === 'string' ? parseSignIn(stored) : undefined;
       if (!signIn) {
         throw problems.badRequest(`no sign-in is under way in this browser: start again at ${signInPath}/login`, `cookie.${signInCookieName}`);

@@ -15,7 +15,8 @@ import { ProblemError, problems } from './problem.js';
  * time of its first token, while tokens with made-up `kid`s cost the provider at most one fetch per interval.
  */
 export const keySetRefetchCooldownMs = 5_000;
-const providerTimeoutMs = 5_000;
+/** How long a call to the provider (discovery, key set, token endpoint) may take before it counts as out of reach. */
+export const providerTimeoutMs = 5_000;
 
 /** What aTES reads from the discovery document. */
 const DiscoveryDocument = z.object({
@@ -31,9 +32,6 @@ type DiscoveryDocument = z.infer<typeof DiscoveryDocument>;
 class ProviderUnreachableError extends Error {
   override name = 'ProviderUnreachableError';
 }
-
-const unavailable = () =>
-  new ProblemError(503, 'unavailable', 'the identity provider cannot be reached; retry after Retry-After seconds', undefined, { 'Retry-After': '5' });
 
 /** Signature algorithms of public keys: a provider never signs with a secret aTES would share. */
 const algorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -93,10 +91,7 @@ export class IdentityProvider {
       });
       return payload;
     } catch (error) {
-      if (error instanceof ProviderUnreachableError) {
-        this.log.warn(`identity provider ${this.config.issuer}: ${error.message}`);
-        throw unavailable();
-      }
+      if (error instanceof ProviderUnreachableError) throw this.unreachable(error.message);
       throw problems.unauthorized(refusal);
     }
   }
@@ -145,15 +140,14 @@ export class IdentityProvider {
       return { authorization, token };
     } catch (error) {
       if (!(error instanceof ProviderUnreachableError)) throw error;
-      this.log.warn(`identity provider ${this.config.issuer}: ${error.message}`);
-      throw unavailable();
+      throw this.unreachable(error.message);
     }
   }
 
   /** The provider is out of reach for the request under way: logged, and answered 503. */
   unreachable(reason: string): ProblemError {
     this.log.warn(`identity provider ${this.config.issuer}: ${reason}`);
-    return unavailable();
+    return new ProblemError(503, 'unavailable', 'the identity provider cannot be reached; retry after Retry-After seconds', undefined, { 'Retry-After': '5' });
   }
 }
 

@@ -47,8 +47,9 @@ export function authenticate(deps: ApiDeps) {
   });
 }
 
-export function requireRole(...roles: Role[]) {
-  return createMiddleware<AppEnv>(async (c, next) => {
+/** Only callers of these roles pass: the API's routes, and the dashboard's pages, which show what the API answers them. */
+export function requireRole<E extends AppEnv = AppEnv>(...roles: Role[]) {
+  return createMiddleware<E>(async (c, next) => {
     const { role } = c.get('user');
     if (!roles.includes(role)) throw problems.forbidden(`this needs the role ${roles.join(' or ')}; you are ${role}`);
     await next();

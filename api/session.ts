@@ -7,14 +7,15 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 
 export const sessionCookieName = 'ates_session';
 
-const secure = (c: Context) => new URL(c.req.url).protocol === 'https:';
+/** Cookies are `Secure` whenever the request came over https. */
+export const overHttps = (c: Context) => new URL(c.req.url).protocol === 'https:';
 
 export function setSessionCookie(c: Context, token: string, maxAgeSeconds: number): void {
-  setCookie(c, sessionCookieName, token, { httpOnly: true, sameSite: 'Lax', secure: secure(c), path: '/', maxAge: maxAgeSeconds });
+  setCookie(c, sessionCookieName, token, { httpOnly: true, sameSite: 'Lax', secure: overHttps(c), path: '/', maxAge: maxAgeSeconds });
 }
 
 export const readSessionCookie = (c: Context): string | undefined => getCookie(c, sessionCookieName);
 
 export function clearSessionCookie(c: Context): void {
-  deleteCookie(c, sessionCookieName, { path: '/', secure: secure(c) });
+  deleteCookie(c, sessionCookieName, { path: '/', secure: overHttps(c) });
 }

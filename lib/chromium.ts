@@ -15,7 +15,7 @@ export function findChromium(): string | undefined {
 }
 
 /** The file a command found on PATH runs (puppeteer launches a file, not a command name). */
-export function executablePath(command: string): string {
+function executablePath(command: string): string {
   if (isAbsolute(command)) return command;
   return spawnSync('sh', ['-c', 'command -v "$0"', command], { encoding: 'utf8' }).stdout.trim() || command;
 }
@@ -34,6 +34,9 @@ export function offlineFlags(hosts: Record<string, string> = {}): string[] {
     '--disable-background-networking',
   ];
 }
+
+/** How puppeteer launches `command`: headless, offline but for loopback (`offlineFlags`), from the file it runs. */
+export const puppeteerLaunchOptions = (command: string) => ({ executablePath: executablePath(command), headless: true, args: ['--no-sandbox', '--disable-gpu', ...offlineFlags()] });
 
 export interface ChromiumRun {
   stdout: string;

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { chmodSync, createWriteStream, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase, openDatabase } from '../db/client.js';
@@ -22,8 +23,6 @@ import { findTemporalCli, startDevServer, stopChild, type DevServer } from './te
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Project-local tools: the Temporal CLI's venv, the Temporal server's binaries. */
 export const toolsDir = path.join(projectRoot, '.tools');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A new folder under the system's temp folder for one run's data and logs (`ates-<purpose>-XXXXXX`). */
 export function scratchFolder(purpose: string): string {

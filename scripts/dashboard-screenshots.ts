@@ -4,21 +4,21 @@
 // headless Chromium cut off from everything but loopback, and saves docs/dashboard-admin.png,
 // docs/dashboard-accountant.png, docs/dashboard-worker.png and docs/dashboard-worker-phone.png (a phone's width).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import puppeteer from 'puppeteer-core';
 import { billingToday } from '../db/billing-stats.js';
 import { openDatabase } from '../db/client.js';
 import { users, type Role } from '../db/schema/auth.js';
 import { createUser } from '../lib/auth/users.js';
-import { chromiumCandidates, executablePath, findChromium, offlineFlags } from '../lib/chromium.js';
+import { chromiumCandidates, findChromium, puppeteerLaunchOptions } from '../lib/chromium.js';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureDatabase, ensureTemporal, prepareDatabase, type Resource } from '../lib/runtime.js';
 import { startProcess } from '../lib/process.js';
-import { seedBillingMonth } from './billing-month.js';
 import { freePort } from '../lib/ports.js';
+import { scratchFolder } from '../lib/stack.js';
+import { seedBillingMonth } from './billing-month.js';
 
 const root = resolve(import.meta.dirname, '..');
 const chromium = findChromium();
@@ -28,9 +28,7 @@ if (!chromium) {
 }
 
 const log = createLogger('warn', 'dashboard-screenshots');
-const dataDir = mkdtempSync(join(tmpdir(), 'ates-dashboard-'));
-// Run as root, PostgreSQL runs as its own user, which must reach its data directory inside this one.
-chmodSync(dataDir, 0o755);
+const dataDir = scratchFolder('dashboard');
 const password = `screenshots-${randomBytes(8).toString('hex')}`;
 const config = loadConfig({
   DATA_DIR: dataDir,
@@ -73,7 +71,7 @@ try {
   const [admin] = await db.db.select().from(users).limit(1);
   await seedBillingMonth(db.db, { today, workerIds: workers.map((worker) => worker.id), creatorId: admin!.id, seed: 7 });
 
-  const browser = await puppeteer.launch({ executablePath: executablePath(chromium), headless: true, args: ['--no-sandbox', '--disable-gpu', ...offlineFlags()] });
+  const browser = await puppeteer.launch(puppeteerLaunchOptions(chromium));
   try {
     const shoot = async (email: string, path: string, file: string, viewport: { width: number; height: number }) => {
       const context = await browser.createBrowserContext();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingToday } from '../db/billing-stats.js';
 import { appendLedgerEntry } from '../lib/billing/ledger.js';
 import { billingDays } from '../db/schema/billing.js';
-import { chromiumCandidates, executablePath, findChromium, offlineFlags } from '../lib/chromium.js';
+import { chromiumCandidates, findChromium, puppeteerLaunchOptions } from '../lib/chromium.js';
 import { startHarness, type Harness, type TestUser } from './support/harness.js';
 
 const chromium = findChromium();
@@ -32,11 +32,7 @@ describe('the dashboard in Chromium', () => {
         await appendLedgerEntry(tx, { key: `browser:${randomUUID()}`, userId: worker.id, kind, amountCents, description: kind }, today);
       });
     }
-    browser = await puppeteer.launch({
-      executablePath: executablePath(chromium!),
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', ...offlineFlags()],
-    });
+    browser = await puppeteer.launch(puppeteerLaunchOptions(chromium!));
   });
   afterAll(async () => {
     await browser?.close();

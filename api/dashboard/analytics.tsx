@@ -8,7 +8,8 @@ import type { ApiDeps } from '../deps.js';
 import { formatInstant } from './format.js';
 import { ChartData, Layout } from './layout.js';
 import { Money } from './money.js';
-import { allow, signedIn, type DashboardEnv } from './session.js';
+import { requireRole } from '../security.js';
+import { signedIn, type DashboardEnv } from './session.js';
 
 const periodTitles: Record<Period, string> = { day: 'Today', week: 'This week', month: 'This month' };
 
@@ -47,7 +48,7 @@ function TopTaskCard(props: { period: Period; from: string; to: string; task: To
 export function analyticsRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
   const { db } = deps.database;
 
-  app.get('/dashboard/analytics', signedIn(deps), allow('admin'), async (c) => {
+  app.get('/dashboard/analytics', signedIn(deps), requireRole<DashboardEnv>('admin'), async (c) => {
     const today = await billingToday(db, deps.config.billing.timeZone);
     // The range GET /billing/days answers by default: today and the 29 days before.
     const from = shiftDate(today, -29);

@@ -10,7 +10,8 @@ import { problems } from '../problem.js';
 import { formatCents, formatInstant } from './format.js';
 import { CsrfField, Layout } from './layout.js';
 import { Money } from './money.js';
-import { allow, checkCsrf, signedIn, type DashboardEnv } from './session.js';
+import { requireRole } from '../security.js';
+import { checkCsrf, signedIn, type DashboardEnv } from './session.js';
 
 const dayPath = (date: string) => `/dashboard/billing-days/${date}`;
 
@@ -73,7 +74,7 @@ function DayFigures({ day }: { day: DayJson | DayStatistics }) {
 
 export function billingDayRoutes(app: Hono<DashboardEnv>, deps: ApiDeps) {
   const { db } = deps.database;
-  const guard = [signedIn(deps), allow('accountant', 'admin')] as const;
+  const guard = [signedIn(deps), requireRole<DashboardEnv>('accountant', 'admin')] as const;
 
   app.get('/dashboard/billing-days', ...guard, async (c) => {
     const today = await billingToday(db, deps.config.billing.timeZone);

@@ -8,16 +8,15 @@
 // random value in its own cookie (HttpOnly, SameSite=Strict, path /dashboard) repeated in the form's hidden `csrf`
 // field. Another site can neither read the cookie nor set the field to match it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
-import type { Role } from '../../db/schema/auth.js';
 import type { PublicUser } from '../../lib/auth/users.js';
 import type { ApiDeps } from '../deps.js';
 import { ProblemError } from '../problem.js';
 import { userFromToken } from '../security.js';
-import { clearSessionCookie, readSessionCookie } from '../session.js';
+import { clearSessionCookie, overHttps, readSessionCookie } from '../session.js';
 
 export type DashboardEnv = { Variables: { user: PublicUser; csrfToken: string } };
 
@@ -25,14 +24,12 @@ export const loginPath = '/dashboard/login';
 export const csrfCookieName = 'ates_csrf';
 export const csrfFieldName = 'csrf';
 
-const secure = (c: Context) => new URL(c.req.url).protocol === 'https:';
-
 /** The form token of this browser, set as a cookie on its first page. */
 export const csrfToken: MiddlewareHandler<DashboardEnv> = async (c, next) => {
   let token = getCookie(c, csrfCookieName);
   if (!token || !/^[0-9a-f]{64}$/.test(token)) {
     token = randomBytes(32).toString('hex');
-    setCookie(c, csrfCookieName, token, { httpOnly: true, sameSite: 'Strict', secure: secure(c), path: '/dashboard' });
+    setCookie(c, csrfCookieName, token, { httpOnly: true, sameSite: 'Strict', secure: overHttps(c), path: '/dashboard' });
   }
   c.set('csrfToken', token);
   await next();
@@ -70,15 +67,6 @@ export function signedIn(deps: ApiDeps) {
       clearSessionCookie(c);
       return c.redirect(loginPath, 303);
     }
-    await next();
-  });
-}
-
-/** Only these roles see the page: the same roles the API answers its numbers to. */
-export function allow(...roles: Role[]) {
-  return createMiddleware<DashboardEnv>(async (c, next) => {
-    const { role } = c.get('user');
-    if (!roles.includes(role)) throw new ProblemError(403, 'forbidden', `this page is for the role ${roles.join(' or ')}; you are ${role}`);
     await next();
   });
 }
