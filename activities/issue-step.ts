@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { transaction, type Transaction } from '../db/client.js';
 import type { Role } from '../db/schema/auth.js';
-import { issues, issueTransitions, type StepOutcome } from '../db/schema/issues.js';
+import { issueTransitions, type StepOutcome } from '../db/schema/issues.js';
 import { getMailer } from '../lib/mailer.js';
 import { notification, type EffectInput, type EffectName, type IssueEvent, type NotifyParams } from '../workflows/statechart/catalog.js';
 import { stepTakenType, type CommitStepInput } from '../workflows/statechart/step-plan.js';
@@ -18,7 +18,7 @@ import { recordLedgerEffect } from '../lib/billing/effects.js';
 import type { ActivityDeps } from './deps.js';
 import { inventoryEffects } from '../lib/inventory/effects.js';
 import { issueEffects } from '../lib/issues/effects.js';
-import { appendStepEvents, claimStep, writeReadModel } from './issues.js';
+import { recordStepOnce } from './issues.js';
 import { recordNotification } from '../lib/notifications/effects.js';
 import { serviceEffects } from '../lib/services/effects.js';
 
@@ -79,21 +79,6 @@ export async function runStepEffects(tx: Transaction, deps: ActivityDeps, effect
   return { answers, mailKeys: scope.mailKeys };
 }
 
-/**
- * Writes a claimed step (its transition row inserted by `claimStep` in this transaction): the read model, the
- * domain events and every effect, in order; the outcome is stored on the transition and answered.
- */
-async function commitClaimedStep(tx: Transaction, deps: ActivityDeps, input: CommitStepInput): Promise<StepOutcome> {
-  await writeReadModel(tx, input);
-  await appendStepEvents(tx, input);
-  const outcome = await runStepEffects(tx, deps, input.effects);
-  await tx
-    .update(issueTransitions)
-    .set({ outcome })
-    .where(and(eq(issueTransitions.issueId, input.issueId), eq(issueTransitions.step, input.step)));
-  return outcome;
-}
-
 export function createIssueStepActivities(deps: ActivityDeps) {
   const { db } = deps.database;
   return {
@@ -119,9 +104,7 @@ export function createIssueStepActivities(deps: ActivityDeps) {
   function commit(input: CommitStepInput): Promise<StepOutcome> {
     const { issueId, step } = input;
     return transaction(db, 'issue.step', async (tx) => {
-      // The issue's row first, as a shuffle batch locks it: steps and batches of one issue take turns, never deadlock.
-      await tx.select({ step: issues.step }).from(issues).where(eq(issues.id, issueId)).for('update');
-      if (!(await claimStep(tx, input))) {
+      if (!(await recordStepOnce(tx, input))) {
         const [recorded] = await tx
           .select({ outcome: issueTransitions.outcome })
           .from(issueTransitions)
@@ -135,7 +118,12 @@ export function createIssueStepActivities(deps: ActivityDeps) {
         }
         return recorded?.outcome ?? { answers: [], mailKeys: [] };
       }
-      return commitClaimedStep(tx, deps, input);
+      const outcome = await runStepEffects(tx, deps, input.effects);
+      // Stored only when a retry has something to answer: a transition without an outcome reads as an empty one (above).
+      if (outcome.answers.length > 0 || outcome.mailKeys.length > 0) {
+        await tx.update(issueTransitions).set({ outcome }).where(and(eq(issueTransitions.issueId, issueId), eq(issueTransitions.step, step)));
+      }
+      return outcome;
     });
   }
 }

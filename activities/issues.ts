@@ -4,7 +4,8 @@ import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { appendEvents, type DomainEventInput } from '../db/events.js';
+import type { DomainEventInput } from '../db/events.js';
+import { domainEvents } from '../db/schema/platform.js';
 import { issues, issueTransitions } from '../db/schema/issues.js';
 import type { Role } from '../db/schema/auth.js';
 import { issueWorkflowId, sendEventUpdate } from '../workflows/messages.js';
@@ -47,19 +48,6 @@ export const transitionRow = ({ issueId, step, from, event, to }: RecordStepInpu
   actorRole: event.actor.role,
 });
 
-/**
- * Records the step's transition, once: false when it was recorded before (a retry), which waits for an attempt
- * still writing it to commit first.
- */
-export async function claimStep(tx: Tx, input: RecordStepInput): Promise<boolean> {
-  const [claimed] = await tx
-    .insert(issueTransitions)
-    .values(transitionRow(input))
-    .onConflictDoNothing()
-    .returning({ step: issueTransitions.step });
-  return claimed !== undefined;
-}
-
 /** The step's `issue.transitioned` event and what its `emit` actions ask for, each under an id derived from the step. */
 export function stepEvents(input: RecordStepInput): DomainEventInput[] {
   const { issueId, step, event } = input;
@@ -71,8 +59,45 @@ export function stepEvents(input: RecordStepInput): DomainEventInput[] {
   ];
 }
 
-export async function appendStepEvents(tx: Tx, input: RecordStepInput): Promise<void> {
-  await appendEvents(tx, stepEvents(input));
+/**
+ * Records the step once, in one statement: locks the issue's row (a shuffle batch locks it first too, so steps and
+ * batches of one issue take turns and never deadlock), claims the step's transition and, only when this claim is
+ * the first, writes the read model and the step's domain events. False when the step was recorded before (a retry,
+ * which waits here for an attempt still writing it to commit first). A step without `value` keeps the stored one.
+ */
+export async function recordStepOnce(tx: Tx, input: RecordStepInput & { value?: unknown }): Promise<boolean> {
+  const t = transitionRow(input);
+  const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+  const claimed = await tx.execute<{ step: number }>(sql`
+    with locked as (select id from ${issues} where id = ${input.issueId}::uuid for update),
+    claimed as (
+      insert into ${issueTransitions} (issue_id, step, from_state, event, to_state, actor_id, actor_role)
+      select ${t.issueId}::uuid, ${t.step}::int, ${t.fromState}::text, ${t.event}::text, ${t.toState}::text, ${t.actorId}::text, ${t.actorRole}::text
+      from (select count(*) from locked) as lock_taken
+      on conflict do nothing
+      returning step
+    ),
+    read_model as (
+      insert into ${issues} (id, type_key, type_version, title, state, value, status, context, assignee_id, creator_id, step, updated_at)
+      select ${input.issueId}::uuid, ${input.type.key}::text, ${input.type.version}::int, ${input.title}::text, ${input.to}::text,
+        ${json(input.value)}::jsonb, ${input.status}::text, ${json(input.context)}::jsonb, ${input.assigneeId}::uuid, ${input.creatorId}::uuid,
+        step, now()
+      from claimed
+      on conflict (id) do update set
+        type_key = excluded.type_key, type_version = excluded.type_version, title = excluded.title, state = excluded.state,
+        value = coalesce(excluded.value, ${issues}.value), status = excluded.status, context = excluded.context,
+        assignee_id = excluded.assignee_id, creator_id = excluded.creator_id, step = excluded.step, updated_at = excluded.updated_at
+      where ${issues}.step < excluded.step
+    ),
+    events as (
+      insert into ${domainEvents} (id, name, version, producer, data)
+      select (e.event->>'id')::uuid, e.event->>'name', (e.event->>'version')::int, e.event->>'producer', e.event->'data'
+      from claimed, jsonb_array_elements(${json(stepEvents(input))}::jsonb) with ordinality as e(event, n)
+      order by e.n
+      on conflict (id) do nothing
+    )
+    select step from claimed`);
+  return claimed.length > 0;
 }
 
 /**
@@ -121,8 +146,7 @@ export function createIssueActivities(deps: ActivityDeps) {
     /** The old path's step record: the read-model row, the transition and its domain events, in one transaction. */
     async recordStep(input: RecordStepInput): Promise<void> {
       await transaction(db, 'issue.record-step', async (tx) => {
-        await writeReadModel(tx, input);
-        if (await claimStep(tx, input)) await appendStepEvents(tx, input); // else a retry of a step already recorded
+        await recordStepOnce(tx, input);
       });
     },
 

@@ -64,9 +64,21 @@ const failed = (span: Span, error: unknown) => {
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 };
 
-/** What a statement does and to which table, as OpenTelemetry names a query span: `SELECT issues`, `INSERT ledger_entries`. */
+/**
+ * What a statement does and to which table, as OpenTelemetry names a query span: `SELECT issues`, `INSERT ledger_entries`.
+ * A statement whose WITH clause writes is named by what it writes: `INSERT ledger_entries accounts domain_events`.
+ */
 export function querySummary(text: string): { operation: string; table?: string } {
   const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+  if (operation === 'WITH') {
+    // `do update` (an upsert) and `for update` (a lock) name no table of their own.
+    const writes = [...text.matchAll(/(?<!\b(?:do|for)\s+)\b(insert\s+into|update|delete\s+from)\s+"?([\w.]+)/gi)];
+    if (writes.length > 0) {
+      const tables = [...new Set(writes.map((write) => write[2]!))];
+      return { operation: writes[0]![1]!.split(/\s/)[0]!.toUpperCase(), table: tables.join(' ') };
+    }
+    return { operation: 'SELECT', table: /\bfrom\s+"?([\w.]+)/i.exec(text)?.[1] };
+  }
   const table =
     operation === 'INSERT' ? /^\s*insert\s+into\s+"?([\w.]+)/i.exec(text)?.[1]
     : operation === 'UPDATE' ? /^\s*update\s+"?([\w.]+)/i.exec(text)?.[1]

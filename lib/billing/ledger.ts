@@ -10,11 +10,10 @@
 // entries the close starved (seen in test/ledger.test.ts). Advisory locks queue first come, first served:
 // writers that arrive after the close wait for its commit. (FOR KEY SHARE would be wrong outright: it does not
 // conflict with an UPDATE that leaves the key alone.)
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import { nextDate } from './calendar.js';
-import { billingToday } from '../../db/billing-stats.js';
 import { transaction, type Db, type Transaction } from '../../db/client.js';
-import { appendEvent } from '../../db/events.js';
+import { domainEvents } from '../../db/schema/platform.js';
 import {
   accounts,
   billingDays,
@@ -85,7 +84,7 @@ export function validateLedgerEntry(input: LedgerEntryInput): void {
 }
 
 /** Lock key of a billing day: a class of our own and the day number, so it meets no other advisory lock. */
-const dayLockKey = (date: string) => sql`hashtext('ates.billing_day'), (${date}::date - date '2000-01-01')`;
+const dayLockKey = (date: SQL) => sql`hashtext('ates.billing_day'), (${date} - date '2000-01-01')`;
 
 /**
  * The billing day a new entry belongs to, share-locked until the transaction ends: the current local date
@@ -108,10 +107,18 @@ export function chooseBillingDay(tx: Transaction, timeZone: string): Promise<str
 const chosenDays = new WeakMap<Transaction, Map<string, Promise<string>>>();
 
 async function lockBillingDay(tx: Transaction, timeZone: string): Promise<string> {
-  for (let date = await billingToday(tx, timeZone); ; date = nextDate(date)) {
-    await tx.execute(sql`select pg_advisory_xact_lock_shared(${dayLockKey(date)})`);
+  // Today first, in two statements: the lock, then the day's row ensured and its status read by a statement that
+  // starts after the lock is held (in READ COMMITTED its snapshot includes a close that committed meanwhile).
+  const today = sql`(now() at time zone ${timeZone}::text)::date`;
+  const [locked] = await tx.execute<{ date: string }>(sql`select ${today}::text as date, pg_advisory_xact_lock_shared(${dayLockKey(today)})`);
+  const [todays] = await tx.execute<{ status: string | null }>(sql`
+    with ensured as (insert into ${billingDays} (date) values (${today}) on conflict do nothing returning status)
+    select coalesce((select status from ensured), (select status from ${billingDays} where date = ${today}))::text as status`);
+  if (todays?.status === 'open') return locked!.date;
+  // Today is closing or closed (or its row is not visible yet): the earliest open day from today on, a statement at a time.
+  for (let date = locked!.date; ; date = nextDate(date)) {
+    await tx.execute(sql`select pg_advisory_xact_lock_shared(${dayLockKey(sql`${date}::date`)})`);
     await tx.insert(billingDays).values({ date }).onConflictDoNothing();
-    // A statement after the lock: in READ COMMITTED its snapshot includes a close that committed meanwhile.
     const [day] = await tx.select({ status: billingDays.status }).from(billingDays).where(eq(billingDays.date, date));
     if (day?.status === 'open') return date;
   }
@@ -139,51 +146,69 @@ export async function appendLedgerEntry(
   billingDate: string,
 ): Promise<{ entry: LedgerEntryJson; inserted: boolean }> {
   validateLedgerEntry(input);
-  await tx.insert(accounts).values({ userId: input.userId }).onConflictDoNothing();
+  // One statement: the entry, the balance it moves (the account made on its first entry) and its event.
   // A concurrent writer of the same key makes this wait for its commit, then do nothing.
-  const [inserted] = await tx
-    .insert(ledgerEntries)
-    .values({ ...input, issueId: input.issueId ?? null, billingDate })
-    .onConflictDoNothing({ target: ledgerEntries.key })
-    .returning();
-  if (!inserted) {
-    const [existing] = await tx.select().from(ledgerEntries).where(eq(ledgerEntries.key, input.key));
-    if (!existing) throw new Error(`ledger entry ${input.key} conflicted but cannot be read`);
-    // A key names one entry: the same key with other money is a bug in the writer, not a retry.
-    if (
-      existing.userId !== input.userId ||
-      existing.kind !== input.kind ||
-      existing.amountCents !== input.amountCents ||
-      existing.issueId !== (input.issueId ?? null)
-    ) {
-      throw new LedgerEntryRefused(
-        'Billing.KeyReused',
-        `ledger entry ${JSON.stringify(input.key)} exists with other content (${existing.kind} ${existing.amountCents} for ${existing.userId})`,
-      );
-    }
-    return { entry: ledgerEntryJson(existing), inserted: false };
+  const [inserted] = await tx.execute<EntryColumns>(sql`
+    with entry as (
+      insert into ${ledgerEntries} (key, user_id, kind, amount_cents, issue_id, description, billing_date)
+      values (${input.key}, ${input.userId}, ${input.kind}, ${input.amountCents}, ${input.issueId ?? null}, ${input.description}, ${billingDate})
+      on conflict (key) do nothing
+      returning *
+    ),
+    balance as (
+      insert into ${accounts} (user_id, balance_cents) select user_id, amount_cents from entry
+      on conflict (user_id) do update set balance_cents = ${accounts}.balance_cents + excluded.balance_cents, updated_at = now()
+    ),
+    recorded as (
+      insert into ${domainEvents} (name, version, producer, data)
+      select 'billing.entry.recorded', 1, 'billing', jsonb_build_object(
+        'entryId', id, 'key', key, 'userId', user_id, 'kind', kind, 'amountCents', amount_cents, 'billingDate', billing_date::text, 'issueId', issue_id)
+      from entry
+    )
+    select id::text, key, user_id::text, kind::text, amount_cents::text, issue_id::text, description, billing_date::text, to_json(created_at)#>>'{}' as created_at
+    from entry`);
+  if (inserted) return { entry: entryFromColumns(inserted), inserted: true };
+  const [existing] = await tx.select().from(ledgerEntries).where(eq(ledgerEntries.key, input.key));
+  if (!existing) throw new Error(`ledger entry ${input.key} conflicted but cannot be read`);
+  // A key names one entry: the same key with other money is a bug in the writer, not a retry.
+  if (
+    existing.userId !== input.userId ||
+    existing.kind !== input.kind ||
+    existing.amountCents !== input.amountCents ||
+    existing.issueId !== (input.issueId ?? null)
+  ) {
+    throw new LedgerEntryRefused(
+      'Billing.KeyReused',
+      `ledger entry ${JSON.stringify(input.key)} exists with other content (${existing.kind} ${existing.amountCents} for ${existing.userId})`,
+    );
   }
-  await tx
-    .update(accounts)
-    .set({ balanceCents: sql`${accounts.balanceCents} + ${input.amountCents}`, updatedAt: sql`now()` })
-    .where(eq(accounts.userId, input.userId));
-  const entry = ledgerEntryJson(inserted);
-  await appendEvent(tx, {
-    name: 'billing.entry.recorded',
-    version: 1,
-    producer: 'billing',
-    data: {
-      entryId: entry.id,
-      key: entry.key,
-      userId: entry.userId,
-      kind: entry.kind,
-      amountCents: entry.amountCents,
-      billingDate: entry.billingDate,
-      issueId: entry.issueId,
-    },
-  });
-  return { entry, inserted: true };
+  return { entry: ledgerEntryJson(existing), inserted: false };
 }
+
+/** An entry's columns as text, as the one-statement append returns them. */
+interface EntryColumns extends Record<string, unknown> {
+  id: string;
+  key: string;
+  user_id: string;
+  kind: LedgerEntryKind;
+  amount_cents: string;
+  issue_id: string | null;
+  description: string;
+  billing_date: string;
+  created_at: string;
+}
+
+const entryFromColumns = (row: EntryColumns): LedgerEntryJson => ({
+  id: Number(row.id),
+  key: row.key,
+  userId: row.user_id,
+  kind: row.kind,
+  amountCents: Number(row.amount_cents),
+  issueId: row.issue_id,
+  description: row.description,
+  billingDate: row.billing_date,
+  createdAt: new Date(row.created_at).toISOString(),
+});
 
 /** Writes one entry in its own transaction: the billing day, the entry, the balance and the event commit together. */
 export async function recordLedgerEntry(db: Db, timeZone: string, input: LedgerEntryInput): Promise<LedgerEntryJson> {
@@ -204,7 +229,7 @@ export async function recordLedgerEntry(db: Db, timeZone: string, input: LedgerE
  * earlier). Do not call it while holding account row locks: an in-flight writer may be waiting for one.
  */
 export async function beginClosingDay(tx: Transaction, date: string): Promise<BillingDayRow> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${dayLockKey(date)})`);
+  await tx.execute(sql`select pg_advisory_xact_lock(${dayLockKey(sql`${date}::date`)})`);
   await tx.insert(billingDays).values({ date }).onConflictDoNothing();
   const [day] = await tx.select().from(billingDays).where(eq(billingDays.date, date));
   if (!day) throw new Error(`billing day ${date} vanished`);

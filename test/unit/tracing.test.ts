@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, createContextKey, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../db/client.js';
+import { openDatabase, querySummary } from '../../db/client.js';
 import { loadConfig } from '../../lib/config.js';
 import { startTracing, tracesUrl, type Tracing } from '../../lib/tracing.js';
 import { fromOtlpJson, type OtlpTraceRequest } from '../support/trace-tree.js';
@@ -84,5 +84,18 @@ describe('tracing', () => {
   it('derives the traces URL from the base endpoint as OpenTelemetry does', () => {
     expect(tracesUrl('http://collector:4318')).toBe('http://collector:4318/v1/traces');
     expect(tracesUrl('https://collector/otlp/')).toBe('https://collector/otlp/v1/traces');
+  });
+
+  it('names a query span by what the statement does to which tables, a writing WITH clause by what it writes', () => {
+    expect(querySummary('select "id" from "users" where "id" = $1')).toEqual({ operation: 'SELECT', table: 'users' });
+    expect(querySummary('insert into "issue_transitions" ("issue_id") values ($1)')).toEqual({ operation: 'INSERT', table: 'issue_transitions' });
+    expect(querySummary('update "accounts" set "balance_cents" = 1')).toEqual({ operation: 'UPDATE', table: 'accounts' });
+    expect(
+      querySummary(`with locked as (select id from "issues" where id = $1 for update),
+        entry as (insert into "ledger_entries" (key) values ($2) on conflict (key) do nothing returning *),
+        balance as (insert into "accounts" (user_id) select user_id from entry on conflict (user_id) do update set balance_cents = 1)
+        select * from entry`),
+    ).toEqual({ operation: 'INSERT', table: 'ledger_entries accounts' });
+    expect(querySummary('with today as (select 1) select date from "billing_days", today')).toEqual({ operation: 'SELECT', table: 'billing_days' });
   });
 });
