@@ -1,6 +1,7 @@
 // Child processes of the bench (the API, the workers, the baseline worker), each started from its own entry
 // script and stopped with the bench, even when the bench is interrupted.
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -81,4 +82,28 @@ export function cpuMs(pid: number): number {
   // The fields after the command name, which may hold spaces: utime and stime are the 14th and 15th of the line.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** The machine's busy and total CPU ticks so far (/proc/stat's first line: idle and iowait are not busy). */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  const total = ticks.reduce((sum, n) => sum + n, 0);
+  return { busy: total - ticks[3]! - ticks[4]!, total };
+}
+
+/**
+ * Waits until the machine is quiet: under `busyShare` of its CPU used over a second (the servers have finished
+ * what the previous phase left them, e.g. visibility updates and workflows ending), or `timeoutMs` passed.
+ * Answers how long it waited.
+ */
+export async function untilMachineQuiet(options: { busyShare?: number; timeoutMs?: number } = {}): Promise<number> {
+  const { busyShare = 0.1, timeoutMs = 60_000 } = options;
+  const start = performance.now();
+  for (let before = machineTicks(); performance.now() - start < timeoutMs; ) {
+    await sleep(1000);
+    const now = machineTicks();
+    if ((now.busy - before.busy) / Math.max(1, now.total - before.total) < busyShare) break;
+    before = now;
+  }
+  return performance.now() - start;
 }

@@ -11,6 +11,7 @@ import { startBaseline, type Baseline } from '../baseline.js';
 import { finishedHistory, type HistorySummary } from '../histories.js';
 import { figure, inLanes, percentile, since, timed, type BenchCase } from '../measure.js';
 import { startMinimal, type Minimal } from '../minimal.js';
+import { untilMachineQuiet } from '../processes.js';
 import { startProductStack, type BenchUser } from '../stack.js';
 
 /** One way of running a task's lifecycle: aTES over HTTP, or a baseline over the Temporal client. */
@@ -140,7 +141,9 @@ export const taskLifecycleCase: BenchCase = {
       }
       const oneByOne: Run[] = [];
       for (const driver of drivers) {
-        log.info(`task lifecycle: ${driver.label}, ${sequentialWarmUp} warm-up + ${sequential} tasks one at a time`);
+        // One call at a time measures latency, which the servers' leftovers from the phase before would add to.
+        const waitedMs = await untilMachineQuiet();
+        log.info(`task lifecycle: ${driver.label}, ${sequentialWarmUp} warm-up + ${sequential} tasks one at a time (after ${(waitedMs / 1000).toFixed(1)} s for a quiet machine)`);
         await lifecycles(driver, sequentialWarmUp, 1);
         oneByOne.push(await lifecycles(driver, sequential, 1));
       }
