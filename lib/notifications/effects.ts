@@ -1,10 +1,10 @@
 // The notifications context's effect an issue step runs inside its own transaction (activities/issue-step.ts):
 // in-app notifications, announced to open streams on commit, and their mails left in the outbox.
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Transaction } from '../../db/client.js';
-import { appendEvent } from '../../db/events.js';
+import { domainEvents } from '../../db/schema/platform.js';
 import { roles, users } from '../../db/schema/auth.js';
 import { emailDeliveries, notifications, notificationsChannel } from '../../db/schema/notifications.js';
 import type { Logger } from '../logger.js';
@@ -55,45 +55,41 @@ export async function recordNotification(
 ): Promise<{ recipients: string[]; mailKeys: string[] }> {
   const { key, userIds = [], roles: recipientRoles = [], kind, title, body, issueId, data = {} } = parseInput(NotifyInput, input, 'notify');
   if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [], mailKeys: [] };
-  const recipients = await tx
-    .select({ id: users.id, email: users.email })
-    .from(users)
-    .where(
-      and(
-        eq(users.status, 'active'),
-        or(userIds.length > 0 ? inArray(users.id, userIds) : undefined, recipientRoles.length > 0 ? inArray(users.role, recipientRoles) : undefined),
-      ),
-    );
-  if (recipients.length === 0) return { recipients: [], mailKeys: [] };
-  const recorded = await tx
-    .insert(notifications)
-    .values(recipients.map((user) => ({ userId: user.id, kind, title, body, issueId, data, key })))
-    .onConflictDoNothing({ target: [notifications.userId, notifications.key] })
-    .returning({ id: notifications.id, userId: notifications.userId });
-  for (const { id, userId } of recorded) {
-    await appendEvent(tx, { name: 'notification.sent', version: 1, producer: 'notifications', data: { id, userId, kind, key, issueId: issueId ?? null } });
-  }
-  if (recorded.length > 0) {
-    // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a
-    // notification it cannot read yet, and a committed one is always announced.
-    await tx
-      .select({ announced: sql`pg_notify(${notificationsChannel}, json_build_object('userId', ${notifications.userId}, 'id', ${notifications.id})::text)` })
-      .from(notifications)
-      .where(inArray(notifications.id, recorded.map((row) => row.id)));
-  }
   // One mail per recipient, so no one sees the others' addresses; each is delivered (and retried) on its own.
   const logged = mailer.transport === 'log';
-  const mails = recipients.map((user) => ({
-    key: `notification:${key}:${user.id}`,
-    recipients: [user.email],
-    subject: title,
-    body,
-    status: logged ? ('logged' as const) : ('pending' as const),
-    // An attempt counts when it reaches the mailer: an outbox row has had none yet.
-    attempts: logged ? 1 : 0,
-    sentAt: logged ? new Date() : null,
-  }));
-  const written = await tx.insert(emailDeliveries).values(mails).onConflictDoNothing({ target: emailDeliveries.key }).returning({ key: emailDeliveries.key });
-  if (logged && written.length > 0) log.info(`${written.length} mails (no SMTP_URL, not sent), e.g. to ${mails[0]!.recipients.join(', ')}: ${title}`);
-  return { recipients: recipients.map((user) => user.id), mailKeys: logged ? [] : mails.map((mail) => mail.key) };
+  const listed = (values: string[]) => sql`(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+  // One statement: the recipients, their notifications with the `notification.sent` events, and their mails.
+  // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a notification it
+  // cannot read yet, and a committed one is always announced.
+  const recipients = await tx.execute<{ id: string; email: string; mailed: number }>(sql`
+    with recipient as (
+      select id, email from ${users}
+      where status = 'active' and (id::text in ${listed(userIds)} or role::text in ${listed(recipientRoles)})
+    ),
+    recorded as (
+      insert into ${notifications} (user_id, kind, title, body, issue_id, data, key)
+      select id, ${kind}::text, ${title}::text, ${body}::text, ${issueId ?? null}::uuid, ${JSON.stringify(data)}::jsonb, ${key}::text from recipient
+      on conflict (user_id, key) do nothing
+      returning id, user_id, pg_notify(${notificationsChannel}::text, json_build_object('userId', user_id, 'id', id)::text)
+    ),
+    sent as (
+      insert into ${domainEvents} (name, version, producer, data)
+      select 'notification.sent', 1, 'notifications',
+        jsonb_build_object('id', id, 'userId', user_id, 'kind', ${kind}::text, 'key', ${key}::text, 'issueId', ${issueId ?? null}::uuid)
+      from recorded
+    ),
+    mailed as (
+      insert into ${emailDeliveries} (key, recipients, subject, body, status, attempts, sent_at)
+      select 'notification:' || ${key}::text || ':' || id, array[email], ${title}::text, ${body}::text,
+        ${logged ? 'logged' : 'pending'}::email_delivery_status,
+        -- An attempt counts when it reaches the mailer: an outbox row has had none yet.
+        ${logged ? 1 : 0}::int, case when ${logged}::boolean then now() end
+      from recipient
+      on conflict (key) do nothing
+      returning key
+    )
+    select id::text, email, (select count(*) from mailed)::int as mailed from recipient`);
+  const mailKeys = recipients.map((user) => `notification:${key}:${user.id}`);
+  if (logged && recipients[0] && recipients[0].mailed > 0) log.info(`${recipients[0].mailed} mails (no SMTP_URL, not sent), e.g. to ${recipients[0].email}: ${title}`);
+  return { recipients: recipients.map((user) => user.id), mailKeys: logged ? [] : mailKeys };
 }
