@@ -155,6 +155,13 @@ describe('notify', () => {
     expect(mail.to(deactivated.email)).toHaveLength(0);
   });
 
+  it('takes a user id in any letter case, as a uuid', async () => {
+    const worker = await h.user('worker');
+    const key = `case:${randomUUID()}`;
+    expect(await activities.notify(notice(key, [worker.id.toUpperCase()]))).toEqual({ recipients: [worker.id] });
+    expect(await countRows(notifications, sql`${notifications.key} = ${key}`)).toBe(1);
+  });
+
   it('skips unknown and deactivated users given by id', async () => {
     const gone = await h.user('worker');
     await updateUser(h.database.db, gone.id, { status: 'deactivated' });

@@ -57,14 +57,14 @@ export async function recordNotification(
   if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [], mailKeys: [] };
   // One mail per recipient, so no one sees the others' addresses; each is delivered (and retried) on its own.
   const logged = mailer.transport === 'log';
-  const listed = (values: string[]) => sql`(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+  const listed = (values: string[]) => sql`jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)`;
   // One statement: the recipients, their notifications with the `notification.sent` events, and their mails.
   // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a notification it
   // cannot read yet, and a committed one is always announced.
   const recipients = await tx.execute<{ id: string; email: string; mailed: number }>(sql`
     with recipient as (
       select id, email from ${users}
-      where status = 'active' and (id::text in ${listed(userIds)} or role::text in ${listed(recipientRoles)})
+      where status = 'active' and (id in (select value::uuid from ${listed(userIds)}) or role::text in (select value from ${listed(recipientRoles)}))
     ),
     recorded as (
       insert into ${notifications} (user_id, kind, title, body, issue_id, data, key)
