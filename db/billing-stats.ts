@@ -103,9 +103,12 @@ export async function workersInNegativeList(db: Tx): Promise<{ userId: string; n
     .orderBy(asc(accounts.balanceCents), asc(accounts.userId));
 }
 
-/** Today's date in the billing time zone, by the database clock (the one that assigns entries to days). */
+/** Today's date in the billing time zone by the database clock (the one that assigns entries to days), as SQL. */
+export const billingTodaySql = (timeZone: string) => sql`(now() at time zone ${timeZone}::text)::date`;
+
+/** Today's date in the billing time zone, by the database clock. */
 export async function billingToday(db: Tx, timeZone: string): Promise<string> {
-  const [row] = await db.execute<{ date: string }>(sql`select (now() at time zone ${timeZone}::text)::date::text as date`);
+  const [row] = await db.execute<{ date: string }>(sql`select ${billingTodaySql(timeZone)}::text as date`);
   return row!.date;
 }
 

@@ -12,6 +12,7 @@
 // conflict with an UPDATE that leaves the key alone.)
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { nextDate } from './calendar.js';
+import { billingTodaySql } from '../../db/billing-stats.js';
 import { transaction, type Db, type Transaction } from '../../db/client.js';
 import { domainEvents } from '../../db/schema/platform.js';
 import {
@@ -109,7 +110,7 @@ const chosenDays = new WeakMap<Transaction, Map<string, Promise<string>>>();
 async function lockBillingDay(tx: Transaction, timeZone: string): Promise<string> {
   // Today first, in two statements: the lock, then the day's row ensured and its status read by a statement that
   // starts after the lock is held (in READ COMMITTED its snapshot includes a close that committed meanwhile).
-  const today = sql`(now() at time zone ${timeZone}::text)::date`;
+  const today = billingTodaySql(timeZone);
   const [locked] = await tx.execute<{ date: string }>(sql`select ${today}::text as date, pg_advisory_xact_lock_shared(${dayLockKey(today)})`);
   const [todays] = await tx.execute<{ status: string | null }>(sql`
     with ensured as (insert into ${billingDays} (date) values (${today}) on conflict do nothing returning status)
@@ -127,7 +128,7 @@ async function lockBillingDay(tx: Transaction, timeZone: string): Promise<string
 /** The day a new entry would go to now: today in `timeZone`, or the first later day still open (read only, no lock). */
 export async function currentBillingDay(db: Db, timeZone: string): Promise<string> {
   const [row] = await db.execute<{ date: string }>(sql`
-    with today as (select (now() at time zone ${timeZone}::text)::date as date)
+    with today as (select ${billingTodaySql(timeZone)} as date)
     select coalesce((
       select min(d.day)::date from today, generate_series(today.date, today.date + 366, interval '1 day') as d(day)
       where not exists (select 1 from ${billingDays} b where b.date = d.day::date and b.status <> 'open')
