@@ -149,7 +149,7 @@ export async function appendLedgerEntry(
   validateLedgerEntry(input);
   // One statement: the entry, the balance it moves (the account made on its first entry) and its event.
   // A concurrent writer of the same key makes this wait for its commit, then do nothing.
-  const [inserted] = await tx.execute<EntryColumns>(sql`
+  const [inserted] = await tx.execute<{ id: string; created_at: string }>(sql`
     with entry as (
       insert into ${ledgerEntries} (key, user_id, kind, amount_cents, issue_id, description, billing_date)
       values (${input.key}, ${input.userId}, ${input.kind}, ${input.amountCents}, ${input.issueId ?? null}, ${input.description}, ${billingDate})
@@ -166,9 +166,13 @@ export async function appendLedgerEntry(
         'entryId', id, 'key', key, 'userId', user_id, 'kind', kind, 'amountCents', amount_cents, 'billingDate', billing_date::text, 'issueId', issue_id)
       from entry
     )
-    select id::text, key, user_id::text, kind::text, amount_cents::text, issue_id::text, description, billing_date::text, to_json(created_at)#>>'{}' as created_at
-    from entry`);
-  if (inserted) return { entry: entryFromColumns(inserted), inserted: true };
+    select id::text, to_json(created_at)#>>'{}' as created_at from entry`);
+  if (inserted) {
+    // The entry is what was asked for, with the id and the time the database gave it.
+    const { key, userId, kind, amountCents, description } = input;
+    const createdAt = new Date(inserted.created_at).toISOString();
+    return { entry: { id: Number(inserted.id), key, userId, kind, amountCents, issueId: input.issueId ?? null, description, billingDate, createdAt }, inserted: true };
+  }
   const [existing] = await tx.select().from(ledgerEntries).where(eq(ledgerEntries.key, input.key));
   if (!existing) throw new Error(`ledger entry ${input.key} conflicted but cannot be read`);
   // A key names one entry: the same key with other money is a bug in the writer, not a retry.
@@ -185,31 +189,6 @@ export async function appendLedgerEntry(
   }
   return { entry: ledgerEntryJson(existing), inserted: false };
 }
-
-/** An entry's columns as text, as the one-statement append returns them. */
-interface EntryColumns extends Record<string, unknown> {
-  id: string;
-  key: string;
-  user_id: string;
-  kind: LedgerEntryKind;
-  amount_cents: string;
-  issue_id: string | null;
-  description: string;
-  billing_date: string;
-  created_at: string;
-}
-
-const entryFromColumns = (row: EntryColumns): LedgerEntryJson => ({
-  id: Number(row.id),
-  key: row.key,
-  userId: row.user_id,
-  kind: row.kind,
-  amountCents: Number(row.amount_cents),
-  issueId: row.issue_id,
-  description: row.description,
-  billingDate: row.billing_date,
-  createdAt: new Date(row.created_at).toISOString(),
-});
 
 /** Writes one entry in its own transaction: the billing day, the entry, the balance and the event commit together. */
 export async function recordLedgerEntry(db: Db, timeZone: string, input: LedgerEntryInput): Promise<LedgerEntryJson> {

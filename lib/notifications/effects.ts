@@ -57,6 +57,7 @@ export async function recordNotification(
   if (userIds.length === 0 && recipientRoles.length === 0) return { recipients: [], mailKeys: [] };
   // One mail per recipient, so no one sees the others' addresses; each is delivered (and retried) on its own.
   const logged = mailer.transport === 'log';
+  const mailKeyPrefix = `notification:${key}:`;
   const listed = (values: string[]) => sql`jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)`;
   // One statement: the recipients, their notifications with the `notification.sent` events, and their mails.
   // NOTIFY inside the transaction is delivered on commit, and only then: the API never hears of a notification it
@@ -80,7 +81,7 @@ export async function recordNotification(
     ),
     mailed as (
       insert into ${emailDeliveries} (key, recipients, subject, body, status, attempts, sent_at)
-      select 'notification:' || ${key}::text || ':' || id, array[email], ${title}::text, ${body}::text,
+      select ${mailKeyPrefix}::text || id, array[email], ${title}::text, ${body}::text,
         ${logged ? 'logged' : 'pending'}::email_delivery_status,
         -- An attempt counts when it reaches the mailer: an outbox row has had none yet.
         ${logged ? 1 : 0}::int, case when ${logged}::boolean then now() end
@@ -89,7 +90,7 @@ export async function recordNotification(
       returning key
     )
     select id::text, email, (select count(*) from mailed)::int as mailed from recipient`);
-  const mailKeys = recipients.map((user) => `notification:${key}:${user.id}`);
+  const mailKeys = recipients.map((user) => `${mailKeyPrefix}${user.id}`);
   if (logged && recipients[0] && recipients[0].mailed > 0) log.info(`${recipients[0].mailed} mails (no SMTP_URL, not sent), e.g. to ${recipients[0].email}: ${title}`);
   return { recipients: recipients.map((user) => user.id), mailKeys: logged ? [] : mailKeys };
 }
